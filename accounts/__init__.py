@@ -1,0 +1,1 @@
+"""People who use Cunbo: users, roles, PINs, API tokens and login throttling. No Flask here."""

@@ -1,0 +1,170 @@
+"""Operations on accounts. Each takes a session, flushes, and leaves the commit to the caller."""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from accounts.models import ApiToken, LoginFailure, User
+from accounts.roles import FARMER, ROLES
+from db import utcnow
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{2,40}$")
+PIN_RE = re.compile(r"^[0-9]{4,6}$")
+MIN_PASSWORD = 8
+
+# Five wrong tries in ten minutes, per user name or per address, then a pause.
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=10)
+
+
+class AccountError(ValueError):
+    """Bad input for an account operation; the message is shown to the person as it is."""
+
+
+class LoginRefused(Exception):
+    """Wrong user name, password or PIN (deliberately not saying which)."""
+
+
+class TooManyAttempts(LoginRefused):
+    """Too many failures recently; ``minutes`` says how long to wait."""
+
+    def __init__(self, minutes: int) -> None:
+        super().__init__(minutes)
+        self.minutes = minutes
+
+
+def create_user(
+    session: Session,
+    username: str,
+    role: str,
+    password: str,
+    *,
+    display_name: str = "",
+    pin: str | None = None,
+    village: str = "",
+) -> User:
+    """Create a user. Raises :class:`AccountError` for a bad or taken name, role, password or PIN."""
+    username = username.strip()
+    if not USERNAME_RE.match(username):
+        raise AccountError("用户名需 2–40 个字母、数字、汉字或 _ . -")
+    if role not in ROLES:
+        raise AccountError(f"未知角色 {role!r}，可选：{', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"密码至少 {MIN_PASSWORD} 位")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise AccountError(f"用户名 {username} 已被使用")
+    user = User(
+        username=username,
+        role=role,
+        password_hash=generate_password_hash(password),
+        display_name=display_name.strip()[:40],
+        village=village.strip()[:60],
+    )
+    session.add(user)
+    if pin is not None:
+        set_pin(user, pin)
+    session.flush()
+    return user
+
+
+def set_pin(user: User, pin: str) -> None:
+    """Give a farmer a short PIN for the village PC. Raises :class:`AccountError`."""
+    if user.role != FARMER:
+        raise AccountError("只有主播农户可以使用 PIN 登录")
+    if not PIN_RE.match(pin):
+        raise AccountError("PIN 需 4–6 位数字")
+    user.pin_hash = generate_password_hash(pin)
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """The active user with this name, or None."""
+    return session.scalar(select(User).where(User.username == username.strip(), User.active))
+
+
+def _check_throttle(session: Session, username: str, address: str) -> None:
+    since = utcnow() - FAILURE_WINDOW
+    recent = session.execute(
+        select(func.count(), func.min(LoginFailure.at)).where(
+            LoginFailure.at >= since,
+            or_(LoginFailure.username == username, LoginFailure.address == address),
+        )
+    ).one()
+    count, oldest = recent
+    if count >= MAX_FAILURES:
+        wait = (oldest + FAILURE_WINDOW - utcnow()).total_seconds() if oldest else 60
+        raise TooManyAttempts(max(1, int(wait // 60) + 1))
+
+
+def _fail(session: Session, username: str, address: str) -> LoginRefused:
+    session.add(LoginFailure(username=username[:40], address=address[:64]))
+    session.flush()
+    return LoginRefused()
+
+
+def authenticate(session: Session, username: str, password: str, address: str) -> User:
+    """The user whose password matches.
+
+    Raises :class:`TooManyAttempts` while throttled and :class:`LoginRefused` otherwise; a failure
+    is recorded in the session, so the caller commits either way.
+    """
+    username = username.strip()
+    _check_throttle(session, username, address)
+    user = find_user(session, username)
+    if user is None or not check_password_hash(user.password_hash, password):
+        raise _fail(session, username, address)
+    _forget_failures(session, username)
+    return user
+
+
+def authenticate_pin(session: Session, username: str, pin: str, address: str) -> User:
+    """The farmer whose PIN matches. Raises like :func:`authenticate`."""
+    username = username.strip()
+    _check_throttle(session, username, address)
+    user = find_user(session, username)
+    if user is None or user.pin_hash is None or not check_password_hash(user.pin_hash, pin):
+        raise _fail(session, username, address)
+    _forget_failures(session, username)
+    return user
+
+
+def _forget_failures(session: Session, username: str) -> None:
+    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, label: str = "") -> str:
+    """Create an API token for ``user`` and return it; only its hash is stored."""
+    token = "cb_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=_hash_token(token), label=label[:60]))
+    session.flush()
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The active user owning this unrevoked token, or None. Records when it was used."""
+    row = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _hash_token(token), ApiToken.revoked.is_(False))
+    )
+    if row is None or not row.user.active:
+        return None
+    row.last_used_at = utcnow()
+    return row.user
+
+
+def users_by_role(session: Session, role: str) -> list[User]:
+    """Active users of one role, by name."""
+    return list(session.scalars(select(User).where(User.role == role, User.active).order_by(User.username)))
+
+
+def count_admins(session: Session) -> int:
+    """How many active admins there are."""
+    return session.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.active)) or 0

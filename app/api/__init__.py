@@ -1,0 +1,9 @@
+"""The JSON API under /api (shared/api.md). Each area adds its routes to ``bp`` in its own module."""
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+# Route modules register on ``bp`` when imported.
+from app.api import me  # noqa: E402,F401

@@ -1,0 +1,78 @@
+"""Configuration classes. Everything a village may change comes from the environment (api.md)."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _secret_key(data_dir: Path) -> str:
+    """CUNBO_SECRET_KEY, else a key generated once and kept (0600) in the data dir."""
+    if os.environ.get("CUNBO_SECRET_KEY"):
+        return os.environ["CUNBO_SECRET_KEY"]
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+class Config:
+    """Production settings read from the environment when the app is created."""
+
+    TESTING = False
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_CN", "en")
+    VILLAGE_TIMEZONE = "Asia/Shanghai"
+    # Forms are checked for CSRF by app.security, which exempts Bearer-token API calls.
+    WTF_CSRF_CHECK_DEFAULT = False
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    MAX_CONTENT_LENGTH = 60 * 1024 * 1024  # room for a 50 MB spreadsheet, refused with a message
+    # Farmers may log in with a PIN only from the village PC itself, unless the admin allows the LAN.
+    PIN_LOGIN_LOCAL_ONLY = True
+
+    def __init__(self) -> None:
+        env = os.environ
+        self.DATA_DIR = Path(env.get("CUNBO_DATA_DIR", BASE_DIR / "instance")).resolve()
+        self.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        self.DATABASE_URL = env.get("CUNBO_DATABASE_URL") or f"sqlite:///{self.DATA_DIR / 'cunbo.db'}"
+        self.HOST = env.get("CUNBO_HOST", "127.0.0.1")
+        self.PORT = int(env.get("CUNBO_PORT", "8000"))
+        self.FFMPEG = env.get("CUNBO_FFMPEG") or None
+        self.SECRET_KEY = _secret_key(self.DATA_DIR)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every upper-case setting, for ``app.config.from_mapping``."""
+        names = {n for cls in type(self).__mro__ for n in vars(cls)} | set(vars(self))
+        return {n: getattr(self, n) for n in names if n.isupper()}
+
+
+class TestConfig(Config):
+    __test__ = False  # not a pytest test class
+
+    """Settings for the test suite: a throwaway data dir and database, fast password hashing."""
+
+    TESTING = True
+
+    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
+        os.environ.setdefault("CUNBO_SECRET_KEY", "test-secret-key")
+        previous = os.environ.get("CUNBO_DATA_DIR")
+        os.environ["CUNBO_DATA_DIR"] = str(data_dir)
+        try:
+            super().__init__()
+        finally:
+            if previous is None:
+                del os.environ["CUNBO_DATA_DIR"]
+            else:
+                os.environ["CUNBO_DATA_DIR"] = previous
+        if database_url:
+            self.DATABASE_URL = database_url

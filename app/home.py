@@ -1,0 +1,43 @@
+"""What each role sees on the home page: cards that areas register, each with an optional count.
+
+An area adds its cards in its blueprint module with :func:`register_card`; the home page shows the
+cards for the person's role whose endpoint exists, so a new area needs no change to the home page.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from accounts.models import User
+
+
+@dataclass(frozen=True)
+class HomeCard:
+    """One big button on a role's home page. ``title``/``hint`` are msgids (Chinese)."""
+
+    title: str
+    hint: str
+    endpoint: str
+    roles: tuple[str, ...]
+    order: int = 50
+    primary: bool = False
+    count: Callable[[User], int | None] | None = None
+    count_label: str = ""
+
+
+HOME_CARDS: list[HomeCard] = []
+
+
+def register_card(card: HomeCard) -> None:
+    """Add a card (idempotent for the same endpoint and roles)."""
+    if any(c.endpoint == card.endpoint and c.roles == card.roles for c in HOME_CARDS):
+        return
+    HOME_CARDS.append(card)
+
+
+def cards_for(user: User, endpoints: set[str]) -> list[HomeCard]:
+    """The cards this person should see, in order."""
+    return sorted(
+        (c for c in HOME_CARDS if user.role in c.roles and c.endpoint in endpoints),
+        key=lambda c: (c.order, c.title),
+    )

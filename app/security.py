@@ -1,0 +1,117 @@
+"""Login (Flask-Login), API tokens, CSRF (Flask-WTF) and role checks.
+
+Every route needs a logged-in user unless its endpoint is in ``PUBLIC_ENDPOINTS``: the rule is
+enforced once, before each request, so a new view cannot forget it (tests sweep ``app.url_map``).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, abort, g, request
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+
+from accounts import services as accounts
+from accounts.models import User
+from app.database import get_db
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+PUBLIC_ENDPOINTS = frozenset({"static", "main.healthz", "auth.login", "auth.pin_login", "main.set_language"})
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def init_app(app: Flask) -> None:
+    """Wire Flask-Login and CSRF, and require login on every non-public endpoint."""
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "请先登录"
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    app.before_request(_guard)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    user = get_db().get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.active else None
+
+
+@login_manager.request_loader
+def _load_user_from_token(req: Any) -> User | None:
+    token = bearer_token()
+    if not token:
+        return None
+    session = get_db()
+    user = accounts.user_for_token(session, token)
+    if user is not None:
+        session.commit()  # keep last_used_at
+        g.token_auth = True
+    return user
+
+
+def bearer_token() -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if any."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def is_api_request() -> bool:
+    """True for JSON API paths, whose errors are JSON rather than pages."""
+    return request.path.startswith("/api/")
+
+
+def _guard() -> Any:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if request.endpoint is None:
+        return None  # a 404 or 405 follows; nothing to protect
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if request.method in UNSAFE_METHODS and not g.get("token_auth"):
+        # Browser sessions must prove the form or fetch came from our pages; tokens cannot be
+        # sent by a foreign page, so Bearer calls need no CSRF token.
+        csrf.protect()
+    return None
+
+
+@login_manager.unauthorized_handler
+def _unauthorized() -> Any:
+    from flask import redirect, url_for
+
+    from app.api.errors import json_error
+
+    if is_api_request():
+        return json_error(401, "请先登录 (login required)")
+    return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+
+
+def role_required(*roles: str) -> Callable[[F], F]:
+    """Allow only these roles; others get 403 (page or JSON)."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def client_address() -> str:
+    """The requesting address (Cunbo is served directly by waitress, not behind a proxy)."""
+    return request.remote_addr or "unknown"
+
+
+def is_local_request() -> bool:
+    """True when the request comes from this PC itself."""
+    return client_address() in {"127.0.0.1", "::1"}

@@ -1,0 +1,103 @@
+"""Products, their photos and the history of every price and stock change."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from accounts.models import User
+from db import Base, UTCDateTime, utcnow
+
+# Units people sell by; any other short text is allowed too.
+COMMON_UNITS: tuple[str, ...] = ("斤", "公斤", "箱", "袋", "瓶", "盒", "个")
+
+
+class Product(Base):
+    """One thing a farmer sells. Money is integer fen; ``stock`` counts ``unit``s and is never negative."""
+
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
+        CheckConstraint("price_fen >= 0", name="price_not_negative"),
+        CheckConstraint("promo_price_fen IS NULL OR promo_price_fen >= 0", name="promo_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(40))
+    name_en: Mapped[str] = mapped_column(String(80), default="")
+    farmer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    unit: Mapped[str] = mapped_column(String(8))
+    price_fen: Mapped[int] = mapped_column(Integer)
+    promo_price_fen: Mapped[int | None] = mapped_column(Integer, default=None)
+    promo_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    promo_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    stock: Mapped[int] = mapped_column(Integer, default=0)
+    link_no: Mapped[int | None] = mapped_column(Integer, default=None)
+    origin: Mapped[str] = mapped_column(String(60), default="")
+    produced_on: Mapped[date | None] = mapped_column(Date, default=None)
+    description: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    farmer: Mapped[User] = relationship()
+    photos: Mapped[list["ProductPhoto"]] = relationship(
+        back_populates="product", order_by="ProductPhoto.position", cascade="all, delete-orphan"
+    )
+
+    def price_at(self, when: datetime) -> int:
+        """The price in force at ``when``: the promotional price inside its window, else the list price."""
+        if self.promo_price_fen is None:
+            return self.price_fen
+        if self.promo_starts_at is not None and when < self.promo_starts_at:
+            return self.price_fen
+        if self.promo_ends_at is not None and when >= self.promo_ends_at:
+            return self.price_fen
+        return self.promo_price_fen
+
+    def __repr__(self) -> str:
+        return f"<Product {self.sku} {self.name}>"
+
+
+class ProductPhoto(Base):
+    """A decoded, re-encoded photo: the original, a thumbnail and a square card, under the data dir."""
+
+    __tablename__ = "product_photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    # Generated file stems, never a name a person supplied.
+    stem: Mapped[str] = mapped_column(String(64), unique=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    product: Mapped[Product] = relationship(back_populates="photos")
+
+
+class ProductChange(Base):
+    """One change of a price or of stock: which field, from what to what, who, when and why."""
+
+    __tablename__ = "product_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(24))
+    old_value: Mapped[int | None] = mapped_column(Integer, default=None)
+    new_value: Mapped[int | None] = mapped_column(Integer, default=None)
+    reason: Mapped[str] = mapped_column(String(120), default="")
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    changed_by: Mapped[User | None] = relationship()

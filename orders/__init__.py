@@ -1,0 +1,1 @@
+"""Orders, hand-offs to the aid partner and their manifests."""

@@ -1,0 +1,109 @@
+"""Orders, their audited state changes, and hand-off batches to the aid partner."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from accounts.models import User
+from catalog.models import Product
+from db import Base, UTCDateTime, utcnow
+
+# Codes are the API values (shared/api.md); the Chinese labels are what pages show.
+STATUS_LABELS: dict[str, str] = {
+    "new": "待交接",
+    "handed_off": "已交接",
+    "shipped": "已发货",
+    "delivered": "已签收",
+    "cancelled": "已取消",
+}
+CHANNEL_LABELS: dict[str, str] = {
+    "taobao": "淘宝",
+    "douyin": "抖音",
+    "kuaishou": "快手",
+    "channels": "视频号",
+    "wechat": "微信",
+    "phone": "电话",
+    "other": "其他",
+}
+
+
+def _in(column: str, values: dict[str, str]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+class Handoff(Base):
+    """A batch of orders given to one aid partner. Its orders are frozen once it exists."""
+
+    __tablename__ = "handoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    acked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    partner: Mapped[User] = relationship(foreign_keys=[partner_id])
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    acked_by: Mapped[User | None] = relationship(foreign_keys=[acked_by_id])
+    orders: Mapped[list["Order"]] = relationship(back_populates="handoff", order_by="Order.id")
+
+
+class Order(Base):
+    """One buyer's order of one product. The unit price is frozen when it is logged."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(_in("status", STATUS_LABELS), name="status"),
+        CheckConstraint(_in("channel", CHANNEL_LABELS), name="channel"),
+        # The same platform order number on the same channel is one order, not two.
+        UniqueConstraint("channel", "platform_order_no", name="uq_orders_channel_platform_no"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    farmer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str] = mapped_column(String(8))
+    unit_price_fen: Mapped[int] = mapped_column(Integer)
+    total_fen: Mapped[int] = mapped_column(Integer)
+    buyer_name: Mapped[str] = mapped_column(String(40))
+    buyer_phone: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(16))
+    platform_order_no: Mapped[str | None] = mapped_column(String(64), default=None)
+    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("live_sessions.id"), default=None, index=True)
+    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id"), default=None, index=True)
+    logged_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    carrier: Mapped[str] = mapped_column(String(40), default="")
+    tracking_no: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    product: Mapped[Product] = relationship()
+    farmer: Mapped[User] = relationship(foreign_keys=[farmer_id])
+    logged_by: Mapped[User] = relationship(foreign_keys=[logged_by_id])
+    handoff: Mapped[Handoff | None] = relationship(back_populates="orders")
+    events: Mapped[list["OrderEvent"]] = relationship(back_populates="order", order_by="OrderEvent.id")
+
+
+class OrderEvent(Base):
+    """One audited transition of an order: from, to, who, when."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16), default=None)
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    note: Mapped[str] = mapped_column(String(200), default="")
+
+    order: Mapped[Order] = relationship(back_populates="events")
+    actor: Mapped[User] = relationship()

@@ -1,0 +1,61 @@
+"""Alembic migrations build the schema the models describe, on SQLite and on PostgreSQL."""
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+
+import db
+from tests.conftest import PG_URL
+
+
+@pytest.fixture
+def empty_url(tmp_path):
+    """A brand-new empty database of this run's kind."""
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    engine = db.make_engine(PG_URL)
+    name = f"cunbo_mig_{tmp_path.name[-8:].lower().replace('-', '_')}"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = engine.url.set(database=name).render_as_string(hide_password=False)
+    yield url
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def test_migrations_from_empty_to_head_match_the_models(empty_url):
+    db.upgrade(empty_url)
+    db.import_models()
+    engine = db.make_engine(empty_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), db.Base.metadata)
+        assert diff == [], f"models and migrations differ: {diff}"
+        assert set(db.Base.metadata.tables) <= set(inspect(conn).get_table_names())
+    engine.dispose()
+
+
+def test_upgrading_again_keeps_the_data(empty_url):
+    db.upgrade(empty_url)
+    engine = db.make_engine(empty_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (username, display_name, role, password_hash, village, active, created_at)"
+                " VALUES ('keep', '', 'farmer', 'x', '', true, CURRENT_TIMESTAMP)"
+            )
+        )
+    db.upgrade(empty_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT username FROM users")).scalars().all() == ["keep"]
+    engine.dispose()
+
+
+def test_there_is_one_head():
+    script = ScriptDirectory.from_config(db.alembic_config("sqlite://"))
+    assert len(script.get_heads()) == 1, "merge migration branches before landing"
