@@ -1,6 +1,7 @@
 """Keep the English catalog complete.
 
-    .venv/bin/python -m scripts.i18n        # extract every msgid, merge into app/translations/en
+    .venv/bin/python -m scripts.i18n                  # extract every msgid, merge into app/translations/en
+    .venv/bin/python -m scripts.i18n --fill en.json   # the same, then set English from {"中文": "English"}
 
 Chinese is the source language (msgids are Chinese). Labels that live in the domain packages as
 data (roles, order statuses, channels) are added to the template too, since no ``_()`` marks them.
@@ -10,6 +11,7 @@ any msgid has no English.
 from __future__ import annotations
 
 import importlib
+import json
 import subprocess
 import sys
 import tempfile
@@ -58,6 +60,12 @@ def main() -> int:
         english = read_po(fh, locale="en")
     english.update(template, no_fuzzy_matching=True)
     english.obsolete.clear()
+    if len(sys.argv) == 3 and sys.argv[1] == "--fill":
+        texts = json.loads(Path(sys.argv[2]).read_text(encoding="utf-8"))
+        for message in english:
+            if message.id in texts:
+                message.string = texts[message.id]
+                message.flags.discard("fuzzy")
     with EN_PO.open("wb") as fh:
         write_po(fh, english, omit_header=False, sort_output=True, width=120)
     missing = [m.id for m in english if m.id and not m.string]

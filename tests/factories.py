@@ -25,3 +25,16 @@ def token_for(session: Session, who: User) -> str:
     token = accounts.issue_token(session, who, "test")
     session.commit()
     return token
+
+
+def product(session: Session, farmer: User, **kw) -> "Product":  # type: ignore[no-untyped-def,name-defined]
+    """A committed product of ``farmer``; any column may be given."""
+    from catalog.models import Product
+
+    n = next(_seq)
+    values = {"sku": f"SKU{n:05d}", "name": f"小米{n}", "unit": "斤", "price_fen": 2500, "stock": 100}
+    values.update(kw)
+    created = Product(farmer_id=farmer.id, **values)
+    session.add(created)
+    session.commit()
+    return created
