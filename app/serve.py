@@ -13,28 +13,32 @@ from app import create_app
 SHUTDOWN_HOOKS = "cunbo.shutdown_hooks"
 
 
+class _Stop(Exception):
+    """Raised by the signal handler to leave waitress's loop in the main thread."""
+
+
 def main() -> int:
-    """Run the server in the foreground until a signal arrives; then run the shutdown hooks."""
+    """Run the server in the foreground until SIGTERM/SIGINT; then close it and run the shutdown hooks."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("cunbo")
     app = create_app()
     server = create_server(app, host=app.config["HOST"], port=app.config["PORT"], threads=16)
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        logging.getLogger("cunbo").info("signal %s: stopping", signum)
-        server.close()
+        raise _Stop(signum)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(f"村播 Cunbo: http://{app.config['HOST']}:{app.config['PORT']}/  (Ctrl+C 停止)", flush=True)
     try:
         server.run()
-    except OSError as exc:
-        if server.socket.fileno() != -1:  # a real socket error, not our own close()
-            raise
-        logging.getLogger("cunbo").debug("server loop ended: %s", exc)
+    except _Stop as exc:
+        log.info("signal %s: stopping", exc.args[0])
     finally:
+        # Hooks first (a live broadcast is stopped and its recording closed), then the sockets.
         for hook in app.extensions.get(SHUTDOWN_HOOKS, []):
             hook()
+        server.close()
     return 0
 
 
