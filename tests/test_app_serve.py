@@ -53,5 +53,7 @@ def test_setup_then_serve_then_sigterm(tmp_path, database_url):
         if server.poll() is None:
             server.kill()
             server.wait()
-    output = server.stdout.read() if server.stdout else ""
+        output = server.stdout.read() if server.stdout else ""
+        if server.stdout:
+            server.stdout.close()
     assert "Traceback" not in output
