@@ -31,8 +31,11 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     from app.auth import bp as auth_bp
     from app.main import bp as main_bp
     from app.users import bp as users_bp
+    from app.catalog import bp as catalog_bp
+    from app.orders import bp as orders_bp
+    from app.handoffs import bp as handoffs_bp
 
     # Each area adds its blueprint here (one line each).
-    for blueprint in (main_bp, auth_bp, api_bp, users_bp):
+    for blueprint in (main_bp, auth_bp, api_bp, users_bp, catalog_bp, orders_bp, handoffs_bp):
         app.register_blueprint(blueprint)
     return app

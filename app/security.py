@@ -50,7 +50,8 @@ def _load_user_from_token(req: Any) -> User | None:
     session = get_db()
     user = accounts.user_for_token(session, token)
     if user is not None:
-        session.commit()  # keep last_used_at
+        if session.dirty:
+            session.commit()  # keep last_used_at
         g.token_auth = True
     return user
 

@@ -12,9 +12,10 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from accounts.models import User
+from catalog.pinyin import name_keys
 from db import Base, UTCDateTime, utcnow
 
 # Units people sell by; any other short text is allowed too.
@@ -35,6 +36,10 @@ class Product(Base):
     sku: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(40))
     name_en: Mapped[str] = mapped_column(String(80), default="")
+    # Kept from ``name`` by catalog.services so that 小米 is found by "xm" or "xiaomi" and sorts
+    # the same on SQLite and PostgreSQL (no collation needed).
+    name_pinyin: Mapped[str] = mapped_column(String(240), default="", server_default="", index=True)
+    name_initials: Mapped[str] = mapped_column(String(40), default="", server_default="")
     farmer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     unit: Mapped[str] = mapped_column(String(8))
     price_fen: Mapped[int] = mapped_column(Integer)
@@ -54,6 +59,12 @@ class Product(Base):
     photos: Mapped[list["ProductPhoto"]] = relationship(
         back_populates="product", order_by="ProductPhoto.position", cascade="all, delete-orphan"
     )
+
+    @validates("name")
+    def _keep_search_keys(self, key: str, name: str) -> str:
+        # Whoever sets a name (services, factories, other areas) keeps the pinyin keys in step.
+        self.name_pinyin, self.name_initials = name_keys(name or "")
+        return name
 
     def price_at(self, when: datetime) -> int:
         """The price in force at ``when``: the promotional price inside its window, else the list price."""

@@ -58,6 +58,7 @@ class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("packages > 0", name="packages_positive"),
         CheckConstraint(_in("status", STATUS_LABELS), name="status"),
         CheckConstraint(_in("channel", CHANNEL_LABELS), name="channel"),
         # The same platform order number on the same channel is one order, not two.
@@ -68,6 +69,9 @@ class Order(Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     farmer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     quantity: Mapped[int] = mapped_column(Integer)
+    # Parcels the partner packs for this order (a 10-box order may be several parcels); the
+    # manifest counts them.
+    packages: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     unit: Mapped[str] = mapped_column(String(8))
     unit_price_fen: Mapped[int] = mapped_column(Integer)
     total_fen: Mapped[int] = mapped_column(Integer)

@@ -27,6 +27,7 @@ LABEL_DICTS = (
     ("accounts.roles", "ROLE_LABELS"),
     ("orders.models", "STATUS_LABELS"),
     ("orders.models", "CHANNEL_LABELS"),
+    ("schedules.destinations", "PLATFORMS"),
 )
 
 

@@ -38,3 +38,52 @@ def product(session: Session, farmer: User, **kw) -> "Product":  # type: ignore[
     session.add(created)
     session.commit()
     return created
+
+
+def order(session: Session, product: "Product", actor: User | None = None, **kw) -> "Order":  # type: ignore[no-untyped-def,name-defined]
+    """A committed order of ``product`` logged by ``actor`` (default: the product's farmer)."""
+    from orders import services as orders
+
+    values = {"quantity": 1, "buyer_name": "李四", "buyer_phone": "13800138000",
+              "address": "浙江省杭州市西湖区文三路 1 号", "channel": "phone"}
+    values.update(kw)
+    created = orders.log_order(session, actor=actor or product.farmer, product_id=product.id, **values)
+    session.commit()
+    return created
+
+
+def handoff(session: Session, orders_: list, actor: User, partner: User) -> "Handoff":  # type: ignore[no-untyped-def,name-defined]
+    """A committed hand-off of ``orders_`` from ``actor`` to ``partner``."""
+    from orders import services as orders
+
+    created = orders.hand_off(session, actor=actor, order_ids=[o.id for o in orders_], partner=partner.username)
+    session.commit()
+    return created
+
+
+def catalog_csv(rows: list[list[str]], encoding: str = "utf-8-sig") -> bytes:
+    """A CSV file as Excel writes it (CRLF) in ``encoding``; rows[0] is the header."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    return out.getvalue().encode(encoding)
+
+
+def image_bytes(size: tuple[int, int] = (64, 48), fmt: str = "JPEG", color: str = "red", exif_orientation: int | None = None) -> bytes:
+    """A real picture made by Pillow (optionally with an EXIF orientation tag)."""
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", size, color)
+    image.paste("blue", (0, 0, size[0] // 2, size[1]))  # left half blue: shows which way is up
+    out = io.BytesIO()
+    kwargs = {}
+    if exif_orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = exif_orientation
+        kwargs["exif"] = exif.tobytes()
+    image.save(out, fmt, **kwargs)
+    return out.getvalue()

@@ -7,3 +7,6 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 # Route modules register on ``bp`` when imported.
 from app.api import me  # noqa: E402,F401
+from app.api import products  # noqa: E402,F401
+from app.api import orders  # noqa: E402,F401
+from app.api import handoffs  # noqa: E402,F401

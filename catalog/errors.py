@@ -1,0 +1,76 @@
+"""What can go wrong in the catalog, each with a message a person can read as it is.
+
+Messages are Chinese with English in parentheses where it helps: pages and the JSON API show
+them unchanged.
+"""
+from __future__ import annotations
+
+
+class CatalogError(ValueError):
+    """Bad input for a catalog operation; ``str(exc)`` is shown to the person."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidProduct(CatalogError):
+    """A product field is missing or wrong; ``field`` names it."""
+
+
+class ProductNotFound(CatalogError):
+    """No product with that id (or one the viewer may not see)."""
+
+    def __init__(self, product_id: int | str) -> None:
+        super().__init__(f"找不到商品 {product_id} (product not found)")
+        self.product_id = product_id
+
+
+class DuplicateSku(CatalogError):
+    """Another product already has this sku."""
+
+    def __init__(self, sku: str) -> None:
+        super().__init__(f"商品编号 {sku} 已被使用 (duplicate sku)", field="sku")
+        self.sku = sku
+
+
+class UnknownFarmer(CatalogError):
+    """The named owner does not exist or cannot own products."""
+
+    def __init__(self, name: str, reason: str = "") -> None:
+        super().__init__(reason or f"找不到农户 {name} (unknown farmer)", field="farmer")
+        self.name = name
+
+
+class OutOfStock(CatalogError):
+    """A stock change would make stock negative; nothing was changed."""
+
+    def __init__(self, product_id: int, name: str, available: int, wanted: int) -> None:
+        super().__init__(
+            f"{name} 库存不足：现有 {available}，需要 {wanted} (out of stock)", field="stock"
+        )
+        self.product_id = product_id
+        self.available = available
+        self.wanted = wanted
+
+
+class NotAllowed(CatalogError):
+    """The actor's role may not change the catalog."""
+
+    def __init__(self) -> None:
+        super().__init__("只有村级服务站和管理员可以修改商品 (only coordinators and admins manage products)")
+
+
+class PhotoRejected(CatalogError):
+    """An uploaded file is not an acceptable image."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="photo")
+
+
+class ImportFileRejected(CatalogError):
+    """The uploaded spreadsheet as a whole cannot be read (too big, binary, no header...)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="file")

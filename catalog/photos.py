@@ -1,0 +1,181 @@
+"""Product photos: only real images, decoded by Pillow, re-encoded, stored under generated names.
+
+For each upload three JPEG files are written once, under ``<data dir>/photos``:
+``<stem>.jpg`` (the picture, at most 1600 px, EXIF orientation applied and EXIF dropped),
+``<stem>_thumb.jpg`` (for lists) and ``<stem>_card.jpg`` (800×800, the square card platforms
+show and the live overlay uses). The stem is random; nothing a person typed becomes a path.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import secrets
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from accounts.models import User
+from catalog.errors import PhotoRejected
+from catalog.models import Product, ProductPhoto
+from catalog.services import require_manager
+
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+# A phone photo is 12–50 MP; more than this is a decompression bomb, refused before decoding.
+MAX_PIXELS = 60_000_000
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
+FULL_SIZE = 1600
+THUMB_SIZE = 240
+CARD_SIZE = 800
+KINDS = {"full": "{stem}.jpg", "thumb": "{stem}_thumb.jpg", "card": "{stem}_card.jpg"}
+STEM_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    """A decoded, upright RGB picture, ready to be saved."""
+
+    image: Image.Image
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.size
+
+
+def photo_dir(data_dir: Path) -> Path:
+    """Where photos live: ``<data dir>/photos``."""
+    return Path(data_dir) / "photos"
+
+
+def photo_path(data_dir: Path, stem: str, kind: str = "full") -> Path:
+    """The file of one size of a stored photo. Raises ``ValueError`` for a bad stem or kind."""
+    if not STEM_RE.match(stem) or kind not in KINDS:
+        raise ValueError(f"no such photo file: {stem!r} {kind!r}")
+    return photo_dir(data_dir) / KINDS[kind].format(stem=stem)
+
+
+def card_path(data_dir: Path, product: Product) -> Path | None:
+    """The square card image of the product's first photo, or None when it has no photo."""
+    if not product.photos:
+        return None
+    path = photo_path(data_dir, product.photos[0].stem, "card")
+    return path if path.exists() else None
+
+
+def check_image(data: bytes) -> CheckedImage:
+    """Decode ``data`` as a picture and make it upright RGB.
+
+    Raises :class:`PhotoRejected` for an empty or too large file, anything Pillow cannot decode
+    as JPEG/PNG/WebP/GIF/BMP (a script or a document renamed .jpg), a truncated image, or one
+    with too many pixels (a decompression bomb).
+    """
+    if not data:
+        raise PhotoRejected("照片是空文件 (empty file)")
+    if len(data) > MAX_PHOTO_BYTES:
+        raise PhotoRejected(f"照片太大：最大 {MAX_PHOTO_BYTES // (1024 * 1024)} MB (photo too large)")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; refuse all of it.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise PhotoRejected(f"照片像素太多（{width}×{height}），请换一张 (image has too many pixels)")
+            image.load()
+    except PhotoRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PhotoRejected("照片像素太多，请换一张 (image has too many pixels)") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise PhotoRejected("这不是能打开的图片，请选 JPG 或 PNG 照片 (not an image)") from exc
+    image = ImageOps.exif_transpose(image)
+    return CheckedImage(_flatten(image))
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """RGB on white: transparent PNGs would otherwise turn black in JPEG."""
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def _write_jpeg(image: Image.Image, path: Path) -> None:
+    """Write through a temporary name so that a reader never sees half a file."""
+    tmp = path.with_suffix(".part")
+    image.save(tmp, "JPEG", quality=85, optimize=True)
+    os.replace(tmp, path)
+
+
+def save_image(data_dir: Path, checked: CheckedImage) -> str:
+    """Write the three sizes of a checked picture; returns the new stem."""
+    folder = photo_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = secrets.token_hex(16)
+    full = checked.image.copy()
+    full.thumbnail((FULL_SIZE, FULL_SIZE), Image.Resampling.LANCZOS)
+    _write_jpeg(full, photo_path(data_dir, stem, "full"))
+    thumb = checked.image.copy()
+    thumb.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
+    _write_jpeg(thumb, photo_path(data_dir, stem, "thumb"))
+    card = ImageOps.fit(checked.image, (CARD_SIZE, CARD_SIZE), Image.Resampling.LANCZOS)
+    _write_jpeg(card, photo_path(data_dir, stem, "card"))
+    return stem
+
+
+def add_photo(
+    session: Session, data_dir: Path, product: Product, image: bytes | CheckedImage, actor: User
+) -> ProductPhoto:
+    """Check (unless already checked), store and attach a photo to ``product``, after its others.
+
+    Raises :class:`~catalog.errors.PhotoRejected` or :class:`~catalog.errors.NotAllowed`.
+    Files are written before the caller commits; a rollback leaves unreferenced files, which
+    :func:`remove_orphans` deletes.
+    """
+    require_manager(actor)
+    checked = image if isinstance(image, CheckedImage) else check_image(image)
+    stem = save_image(data_dir, checked)
+    position = session.scalar(
+        select(func.coalesce(func.max(ProductPhoto.position) + 1, 0)).where(ProductPhoto.product_id == product.id)
+    )
+    photo = ProductPhoto(product_id=product.id, stem=stem, width=checked.size[0], height=checked.size[1],
+                         position=position or 0)
+    session.add(photo)
+    session.flush()
+    session.expire(product, ["photos"])
+    return photo
+
+
+def delete_photo(session: Session, data_dir: Path, photo: ProductPhoto, actor: User) -> None:
+    """Remove a photo and its files. Raises :class:`~catalog.errors.NotAllowed`."""
+    require_manager(actor)
+    product = photo.product
+    session.delete(photo)
+    session.flush()
+    session.expire(product, ["photos"])
+    remove_files(data_dir, photo.stem)
+
+
+def remove_files(data_dir: Path, stem: str) -> None:
+    """Delete the files of one photo (missing files are fine)."""
+    for kind in KINDS:
+        photo_path(data_dir, stem, kind).unlink(missing_ok=True)
+
+
+def remove_orphans(session: Session, data_dir: Path) -> int:
+    """Delete photo files no database row refers to (left by rolled-back uploads); returns how many stems."""
+    folder = photo_dir(data_dir)
+    if not folder.is_dir():
+        return 0
+    on_disk = {p.name[:32] for p in folder.iterdir() if STEM_RE.match(p.name[:32])}
+    known = set(session.scalars(select(ProductPhoto.stem)))
+    orphans = on_disk - known
+    for stem in orphans:
+        remove_files(data_dir, stem)
+    return len(orphans)

@@ -1,0 +1,693 @@
+"""CSV import and export of the catalog, for coordinators who keep it in Excel.
+
+Import reads what Excel on a Chinese Windows PC writes: UTF-8 with or without BOM, GBK/GB18030
+(and UTF-16 "Unicode text"), comma or tab separated, Chinese or English headers, prices as people
+write them, blank lines. Rows are upserted by sku. Every bad row is reported with the row number
+Excel shows (the header is row 1) and the reason; by default one bad row means nothing is
+written. Export writes UTF-8 with BOM and Chinese headers, and import reads it back unchanged.
+
+Speed matters (10,000 rows in well under a second, see bench/catalog_import.py): existing
+products are read in a few queries, and new rows, updates and history are written in bulk.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from accounts.models import User
+from catalog import photos as photo_store
+from catalog.errors import CatalogError, ImportFileRejected, UnknownFarmer
+from catalog.models import Product, ProductChange
+from catalog.money import parse_yuan, yuan_text
+from catalog.pinyin import name_keys
+from catalog.services import (
+    EDITABLE_FIELDS,
+    TRACKED_FIELDS,
+    check_consistency,
+    clean_fields,
+    diff_fields,
+    list_products,
+    new_sku,
+    owners_by_name,
+    require_manager,
+)
+from db import utcnow
+
+MAX_IMPORT_BYTES = 10 * 1024 * 1024
+VILLAGE_ZONE = ZoneInfo("Asia/Shanghai")
+PROGRESS_EVERY = 500
+PREVIEW_ROWS = 500
+# Excel runs a cell that starts with one of these as a formula; export quotes them with ' and
+# import takes the quote off again, so a name like "=1+1" survives the round trip as text.
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+Progress = Callable[[str, int, int], None]
+
+
+def no_progress(phase: str, done: int, total: int) -> None:
+    """The default progress callback: nobody is watching."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Cells: text as Excel writes it → typed values. Each raises ValueError with a readable reason.
+
+
+def _plain(cell: str) -> str:
+    return cell[1:] if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_STARTS else cell
+
+
+def parse_count(cell: str, label: str) -> int:
+    """A whole number such as ``12``, ``1,200``, ``１２`` or Excel's ``12.0``. Raises ValueError."""
+    text = unicodedata.normalize("NFKC", cell).strip().replace(",", "")
+    if re.fullmatch(r"-\d+(\.0*)?", text):
+        raise ValueError(f"{label}不能是负数：{cell}")
+    if not re.fullmatch(r"\d+(\.0*)?", text):
+        raise ValueError(f"{label}不是整数：{cell}")
+    return int(text.split(".")[0])
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日")
+_TIME_FORMATS = ("%H:%M", "%H:%M:%S")
+
+
+def parse_day(cell: str, label: str) -> date:
+    """A date as Excel or a person writes it (2025-06-01, 2025/6/1, 2025年6月1日). Raises ValueError."""
+    text = unicodedata.normalize("NFKC", cell).strip()
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"{label}看不懂：{cell}（请写成 2025-06-01）")
+
+
+def parse_moment(cell: str, label: str, zone: ZoneInfo, *, end: bool) -> datetime:
+    """A local date, or date and time, in ``zone`` → aware UTC. Raises ValueError.
+
+    A bare end date means the end of that day (a promotion "until 6月3日" includes the 3rd).
+    """
+    text = " ".join(unicodedata.normalize("NFKC", cell).replace("T", " ").split())
+    day_text, _, clock = text.partition(" ")
+    day = parse_day(day_text, label)
+    if not clock:
+        moment = datetime.combine(day, time(0, 0)) + (timedelta(days=1) if end else timedelta())
+    else:
+        for fmt in _TIME_FORMATS:
+            try:
+                moment = datetime.combine(day, datetime.strptime(clock, fmt).time())
+                break
+            except ValueError:
+                continue
+        else:
+            raise ValueError(f"{label}看不懂：{cell}（请写成 2025-06-01 08:00）")
+    return moment.replace(tzinfo=zone).astimezone(timezone.utc)
+
+
+_YES = {"是", "yes", "y", "true", "1", "上架", "在售", "√", "✓"}
+_NO = {"否", "no", "n", "false", "0", "下架", "停售", "×"}
+
+
+def _parse_bool(cell: str, label: str) -> bool:
+    text = unicodedata.normalize("NFKC", cell).strip().lower()
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    raise ValueError(f"{label}请写 是 或 否：{cell}")
+
+
+def _price(cell: str, label: str) -> int:
+    try:
+        return parse_yuan(cell)
+    except ValueError as exc:
+        raise ValueError(f"{label}：{exc}") from exc
+
+
+@dataclass(frozen=True)
+class Column:
+    """One CSV column: its key, the Chinese header export writes, the headers import accepts."""
+
+    key: str
+    header: str
+    aliases: tuple[str, ...]
+    # Blank cell: "required" (error), "keep" (leave as it is; default on create) or "clear".
+    blank: str = "clear"
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("sku", "编号", ("编号", "商品编号", "货号", "商品编码", "sku", "code"), blank="keep"),
+    Column("name", "名称", ("名称", "商品名称", "品名", "商品", "name", "productname"), blank="required"),
+    Column("name_en", "英文名", ("英文名", "英文名称", "nameen", "englishname")),
+    Column("farmer", "农户", ("农户", "农户用户名", "主播", "卖家", "farmer", "owner"), blank="keep"),
+    Column("unit", "单位", ("单位", "规格单位", "unit"), blank="required"),
+    Column("price", "单价", ("单价", "价格", "售价", "原价", "price", "pricecny", "priceyuan"), blank="required"),
+    Column("promo_price", "促销价", ("促销价", "活动价", "优惠价", "promoprice", "promo")),
+    Column("promo_starts", "促销开始", ("促销开始", "促销开始时间", "promostarts", "promostart", "promostartsat")),
+    Column("promo_ends", "促销结束", ("促销结束", "促销结束时间", "promoends", "promoend", "promoendsat")),
+    Column("stock", "库存", ("库存", "库存数量", "数量", "stock", "quantity"), blank="keep"),
+    Column("link_no", "链接号", ("链接号", "链接序号", "购物车号", "linkno", "link", "linknumber")),
+    Column("origin", "产地", ("产地", "origin")),
+    Column("produced_on", "生产日期", ("生产日期", "采收日期", "生产/采收日期", "生产采收日期", "producedon", "harvestdate", "produced")),
+    Column("description", "描述", ("描述", "说明", "商品描述", "description", "desc")),
+    Column("active", "上架", ("上架", "在售", "是否上架", "active")),
+)
+_BY_ALIAS = {alias: column for column in COLUMNS for alias in column.aliases}
+LABELS = {column.key: column.header for column in COLUMNS}
+
+
+def _header_key(cell: str) -> str:
+    """"单价（元）" / " Price (CNY) " / "*名称" → "单价" / "pricecny" / "名称"."""
+    text = unicodedata.normalize("NFKC", cell).strip().lower().lstrip("*")
+    text = re.sub(r"\((?:元|yuan|cny|rmb|¥)\)$", "", text)
+    return re.sub(r"[\s_\-]+", "", text) if text.isascii() else text.replace(" ", "")
+
+
+def read_cells(column: Column, cell: str, zone: ZoneInfo) -> tuple[str, Any]:
+    """Turn one non-blank cell into ``(field, value)``. Raises ValueError with the reason."""
+    label = column.header
+    match column.key:
+        case "price":
+            return "price_fen", _price(cell, label)
+        case "promo_price":
+            return "promo_price_fen", _price(cell, label)
+        case "promo_starts":
+            return "promo_starts_at", parse_moment(cell, label, zone, end=False)
+        case "promo_ends":
+            return "promo_ends_at", parse_moment(cell, label, zone, end=True)
+        case "stock":
+            return "stock", parse_count(cell, label)
+        case "link_no":
+            return "link_no", parse_count(cell, label)
+        case "produced_on":
+            return "produced_on", parse_day(cell, label)
+        case "active":
+            return "active", _parse_bool(cell, label)
+        case _:
+            return column.key, _plain(cell)
+
+
+_CLEARED: dict[str, tuple[str, Any]] = {
+    "name_en": ("name_en", ""),
+    "promo_price": ("promo_price_fen", None),
+    "promo_starts": ("promo_starts_at", None),
+    "promo_ends": ("promo_ends_at", None),
+    "link_no": ("link_no", None),
+    "origin": ("origin", ""),
+    "produced_on": ("produced_on", None),
+    "description": ("description", ""),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The file: bytes → rows of cells
+
+
+def decode(data: bytes) -> str:
+    """The text of an uploaded CSV. Raises :class:`ImportFileRejected` for what is not one."""
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ImportFileRejected(
+            f"文件太大：最大 {MAX_IMPORT_BYTES // (1024 * 1024)} MB，请分成几个文件 (file too large)"
+        )
+    if not data.strip():
+        raise ImportFileRejected("文件是空的 (empty file)")
+    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        raise ImportFileRejected(
+            "这是 Excel 工作簿，不是 CSV：请在 Excel 里点“另存为”，选“CSV UTF-8（逗号分隔）” "
+            "(this is an Excel workbook; save it as CSV)"
+        )
+    text = _decode_text(data)
+    if text is None or "\x00" in text or _looks_binary(text):
+        raise ImportFileRejected(
+            "这个文件不是 CSV 表格（可能是图片或其他文件），请在 Excel 里另存为 CSV (not a CSV text file)"
+        )
+    return text
+
+
+def _decode_text(data: bytes) -> str | None:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encodings: tuple[str, ...] = ("utf-16",)
+    elif data.startswith(codecs.BOM_UTF8):
+        encodings = ("utf-8-sig",)
+    else:
+        # GBK is a subset of GB18030; UTF-8 first, since valid UTF-8 Chinese is almost never valid GBK.
+        encodings = ("utf-8", "gb18030")
+    for encoding in encodings:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:4096]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n")
+    return controls > len(sample) // 100
+
+
+def _records(text: str) -> Iterator[list[str]]:
+    first_line = text.split("\n", 1)[0]
+    delimiter = max((",", "\t", ";"), key=first_line.count)
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+
+# ---------------------------------------------------------------------------------------------
+# The report
+
+
+@dataclass
+class RowPlan:
+    """What import does with one row: ``action`` is create, update, unchanged or error."""
+
+    row: int
+    action: str
+    sku: str = ""
+    name: str = ""
+    changes: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    product_id: int | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    old: dict[str, Any] = field(default_factory=dict)
+    farmer_change: tuple[str, str] | None = None
+    owner: User | None = None
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, for a dry run or a refused file, would do)."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    photo_errors: list[dict[str, str]] = field(default_factory=list)
+    photos: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    written: bool = False
+    preview: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no row and no photo had an error."""
+        return not self.errors and not self.photo_errors
+
+    def as_dict(self) -> dict[str, Any]:
+        """The API body (shared/api.md), with extra keys that never change the contract's ones."""
+        return {
+            "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+            "errors": self.errors, "photo_errors": self.photo_errors, "photos": self.photos,
+            "ignored_columns": self.ignored_columns, "dry_run": self.dry_run, "written": self.written,
+            "preview": self.preview,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Import
+
+
+@dataclass
+class _Existing:
+    """An existing product as plain values (faster than ORM objects for thousands of rows)."""
+
+    id: int
+    farmer_id: int
+    values: dict[str, Any]
+
+
+def _existing(session: Session, skus: Sequence[str]) -> dict[str, _Existing]:
+    columns = [getattr(Product, f) for f in EDITABLE_FIELDS]
+    found: dict[str, _Existing] = {}
+    wanted = list(dict.fromkeys(skus))
+    for start in range(0, len(wanted), 500):
+        # Literal values let PostgreSQL hash the list instead of comparing each row with 500
+        # parameters (measured: 20x faster on a fresh table); SQLAlchemy escapes them.
+        chunk = bindparam("skus", wanted[start:start + 500], expanding=True, literal_execute=True)
+        stmt = select(Product.id, Product.farmer_id, *columns).where(Product.sku.in_(chunk))
+        for row in session.execute(stmt):
+            values = dict(zip(EDITABLE_FIELDS, row[2:]))
+            found[values["sku"]] = _Existing(row[0], row[1], values)
+    return found
+
+
+def _map_header(header: list[str]) -> tuple[list[Column | None], list[str]]:
+    mapped: list[Column | None] = []
+    ignored: list[str] = []
+    seen: dict[str, str] = {}
+    for cell in header:
+        column = _BY_ALIAS.get(_header_key(cell))
+        if column is not None and column.key in seen:
+            raise ImportFileRejected(
+                f"第 1 行表头里“{seen[column.key]}”和“{cell.strip()}”是同一列，请删掉一个 (duplicate column)"
+            )
+        if column is None and cell.strip():
+            ignored.append(cell.strip())
+        if column is not None:
+            seen[column.key] = cell.strip()
+        mapped.append(column)
+    if "name" not in seen and "sku" not in seen:
+        raise ImportFileRejected(
+            "第 1 行应是表头，至少要有“名称”或“编号”列；可用的列：" + "、".join(c.header for c in COLUMNS)
+            + " (header row must name the columns)"
+        )
+    return mapped, ignored
+
+
+def _read_row(mapped: Sequence[Column | None], cells: Sequence[str], zone: ZoneInfo) -> tuple[dict[str, Any], list[str], str | None]:
+    """Cells → (field values, reasons for bad cells, farmer name or None)."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    farmer: str | None = None
+    for column, raw in zip(mapped, cells):
+        if column is None:
+            continue
+        cell = raw.strip()
+        if column.key == "farmer":
+            farmer = cell or None
+            continue
+        if not cell:
+            if column.blank == "required":
+                problems.append(f"{column.header}不能为空")
+            elif column.blank == "clear":
+                key, empty = _CLEARED.get(column.key, (column.key, None))
+                values[key] = empty
+            continue
+        try:
+            key, value = read_cells(column, cell, zone)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        values[key] = value
+    # A short row (Excel drops trailing empty cells) leaves required columns missing.
+    for column in mapped[len(cells):]:
+        if column is not None and column.blank == "required":
+            problems.append(f"{column.header}不能为空")
+    return values, problems, farmer
+
+
+_NEEDED_TO_CREATE = (("name", "name"), ("unit", "unit"), ("price", "price_fen"))
+
+
+def _fill_new(values: dict[str, Any]) -> dict[str, Any]:
+    return {"stock": 0, "active": True, **values}
+
+
+def plan_import(
+    session: Session,
+    data: bytes,
+    actor: User,
+    *,
+    zone: ZoneInfo = VILLAGE_ZONE,
+    progress: Progress = no_progress,
+) -> tuple[list[RowPlan], list[str]]:
+    """Read and check every row against the catalog, writing nothing.
+
+    Returns the plan of each non-blank row and the ignored header names. Raises
+    :class:`ImportFileRejected` for a file that is not a readable CSV with a header, and
+    :class:`~catalog.errors.NotAllowed` for a non-manager.
+    """
+    require_manager(actor)
+    records = list(_records(decode(data)))
+    start = next((i for i, r in enumerate(records) if any(c.strip() for c in r)), None)
+    if start is None:
+        raise ImportFileRejected("文件里没有内容 (empty file)")
+    mapped, ignored = _map_header(records[start])
+    body = [(i + 1, r) for i, r in enumerate(records) if i > start and any(c.strip() for c in r)]
+    total = len(body)
+    sku_at = next((i for i, c in enumerate(mapped) if c is not None and c.key == "sku"), None)
+    file_skus = [r[sku_at].strip() for _, r in body if sku_at is not None and sku_at < len(r) and r[sku_at].strip()]
+    existing = _existing(session, file_skus)
+    owners = owners_by_name(session)
+    seen_sku: dict[str, int] = {}
+    plans: list[RowPlan] = []
+    for done, (row, cells) in enumerate(body, 1):
+        plans.append(_plan_row(row, cells, mapped, zone, existing, owners, seen_sku, actor))
+        if done % PROGRESS_EVERY == 0:
+            progress("checking", done, total)
+    progress("checking", total, total)
+    return plans, ignored
+
+
+def _plan_row(
+    row: int,
+    cells: Sequence[str],
+    mapped: Sequence[Column | None],
+    zone: ZoneInfo,
+    existing: Mapping[str, _Existing],
+    owners: Mapping[str, User],
+    seen_sku: dict[str, int],
+    actor: User,
+) -> RowPlan:
+    values, problems, farmer_name = _read_row(mapped, cells, zone)
+    sku = str(values.get("sku") or "")
+    name = str(values.get("name") or "")
+    plan = RowPlan(row=row, action="error", sku=sku, name=name)
+    if sku:
+        if sku in seen_sku:
+            problems.append(f"编号 {sku} 与第 {seen_sku[sku]} 行重复")
+        else:
+            seen_sku[sku] = row
+    owner: User | None = None
+    if farmer_name is not None:
+        owner = owners.get(farmer_name)
+        if owner is None:
+            problems.append(str(UnknownFarmer(farmer_name)).split(" (")[0])
+    if problems:
+        plan.error = "；".join(problems)
+        return plan
+    current = existing.get(sku) if sku else None
+    try:
+        cleaned = clean_fields(values if current else _fill_new(values))
+        check_consistency({**(current.values if current else {}), **cleaned})
+    except CatalogError as exc:
+        plan.error = exc.message
+        return plan
+    if current is None:
+        missing = [LABELS[key] for key, f in _NEEDED_TO_CREATE if f not in cleaned]
+        if missing:
+            plan.error = "新商品要填" + "、".join(missing)
+            return plan
+        plan.action, plan.values, plan.owner = "create", cleaned, owner or actor
+        plan.name = cleaned["name"]
+        return plan
+    plan.product_id, plan.name = current.id, current.values["name"]
+    plan.changes = diff_fields(current.values, cleaned)
+    if owner is not None and owner.id != current.farmer_id:
+        plan.changes["farmer_id"] = owner.id
+    plan.old = dict(current.values)
+    if owner is not None and "farmer_id" in plan.changes:
+        before = next((u.username for u in owners.values() if u.id == current.farmer_id), "")
+        plan.farmer_change = (before, owner.username)
+    plan.action = "update" if plan.changes else "unchanged"
+    return plan
+
+
+def import_products(
+    session: Session,
+    data: bytes,
+    actor: User,
+    *,
+    dry_run: bool = False,
+    partial: bool = False,
+    photos: Sequence[tuple[str, bytes]] = (),
+    data_dir: Any = None,
+    zone: ZoneInfo = VILLAGE_ZONE,
+    reason: str = "CSV 导入",
+    progress: Progress = no_progress,
+) -> ImportReport:
+    """Upsert products by sku from CSV ``data``; attach ``photos`` named after skus (``A001.jpg``).
+
+    With any bad row or photo nothing is written, unless ``partial`` (then the good rows are);
+    ``dry_run`` never writes. Raises :class:`ImportFileRejected` for an unreadable file and
+    :class:`~catalog.errors.NotAllowed` for a non-manager; bad rows are reported, not raised.
+    """
+    plans, ignored = plan_import(session, data, actor, zone=zone, progress=progress)
+    report = ImportReport(ignored_columns=ignored, dry_run=dry_run)
+    report.errors = [{"row": p.row, "error": p.error} for p in plans if p.action == "error"]
+    checked_photos = _check_photos(photos, plans, session, report)
+    counts = {action: sum(1 for p in plans if p.action == action) for action in ("create", "update", "unchanged")}
+    report.preview = [_preview(p) for p in plans if p.action in ("create", "update", "error")][:PREVIEW_ROWS]
+    if dry_run or (not report.ok and not partial):
+        if dry_run:
+            report.created, report.updated, report.unchanged = counts["create"], counts["update"], counts["unchanged"]
+            report.photos = len(checked_photos)
+        return report
+    _write(session, plans, actor, reason, progress)
+    report.created, report.updated, report.unchanged = counts["create"], counts["update"], counts["unchanged"]
+    report.photos = _attach_photos(session, data_dir, checked_photos, actor)
+    report.written = True
+    return report
+
+
+def _preview(plan: RowPlan) -> dict[str, Any]:
+    changes = {}
+    if plan.action == "update":
+        changes = {f: [_shown(f, plan.old.get(f)), _shown(f, v)] for f, v in plan.changes.items() if f != "farmer_id"}
+        if plan.farmer_change:
+            changes["farmer"] = list(plan.farmer_change)
+    return {"row": plan.row, "action": plan.action, "sku": plan.sku, "name": plan.name,
+            "changes": changes, "error": plan.error}
+
+
+def _shown(field_name: str, value: Any) -> Any:
+    if field_name.endswith("_fen") and value is not None:
+        return yuan_text(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+def _check_photos(
+    photos: Sequence[tuple[str, bytes]], plans: Sequence[RowPlan], session: Session, report: ImportReport
+) -> list[tuple[str, photo_store.CheckedImage]]:
+    """Match each photo to a sku of the file or the catalog and decode it; report the rest."""
+    if not photos:
+        return []
+    in_file = {p.sku for p in plans if p.sku and p.action != "error"}
+    names = [(filename, _photo_sku(filename)) for filename, _ in photos]
+    wanted = [s for _, s in names]
+    catalog_skus = {
+        sku for start in range(0, len(wanted), 500)
+        for sku in session.scalars(select(Product.sku).where(Product.sku.in_(wanted[start:start + 500])))
+    }
+    checked = []
+    for (filename, sku), (_, blob) in zip(names, photos):
+        if sku not in in_file and sku not in catalog_skus:
+            report.photo_errors.append({"file": filename, "error": f"没有编号为 {sku} 的商品（照片文件名要和编号一样）"})
+            continue
+        try:
+            checked.append((sku, photo_store.check_image(blob)))
+        except CatalogError as exc:
+            report.photo_errors.append({"file": filename, "error": exc.message})
+    return checked
+
+
+def _photo_sku(filename: str) -> str:
+    base = unicodedata.normalize("NFKC", filename).replace("\\", "/").rsplit("/", 1)[-1]
+    return base.rsplit(".", 1)[0].strip()
+
+
+def _attach_photos(
+    session: Session, data_dir: Any, checked: Sequence[tuple[str, photo_store.CheckedImage]], actor: User
+) -> int:
+    if not checked:
+        return 0
+    if data_dir is None:
+        raise ValueError("data_dir is needed to store photos")
+    by_sku = {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_([s for s, _ in checked])))}
+    for sku, image in checked:
+        photo_store.add_photo(session, data_dir, by_sku[sku], image, actor)
+    return len(checked)
+
+
+def _write(session: Session, plans: Sequence[RowPlan], actor: User, reason: str, progress: Progress) -> None:
+    """Bulk-insert new products, bulk-update changed ones, and keep the history of both."""
+    creates = [p for p in plans if p.action == "create"]
+    updates = [p for p in plans if p.action == "update"]
+    total = len(creates) + len(updates)
+    now = utcnow()
+    history: list[dict[str, Any]] = []
+    rows = []
+    for plan in creates:
+        values = dict(plan.values)
+        if not values.get("sku"):
+            values["sku"] = new_sku(session)
+        pinyin, initials = name_keys(values["name"])
+        assert plan.owner is not None
+        rows.append({**values, "farmer_id": plan.owner.id, "name_pinyin": pinyin, "name_initials": initials,
+                     "created_at": now, "updated_at": now})
+    if rows:
+        ids = session.scalars(insert(Product).returning(Product.id, sort_by_parameter_order=True), rows).all()
+        for product_id, values in zip(ids, rows):
+            history += [_change(product_id, f, None, values[f], actor, reason, now)
+                        for f in TRACKED_FIELDS if values.get(f) is not None]
+    progress("writing", len(creates), total)
+    _recheck_stock(session, updates)
+    changed_rows = []
+    for plan in updates:
+        if not plan.changes:
+            continue
+        changes = dict(plan.changes)
+        if "name" in changes:
+            changes["name_pinyin"], changes["name_initials"] = name_keys(changes["name"])
+        changed_rows.append({"id": plan.product_id, **changes, "updated_at": now})
+        history += [_change(plan.product_id, f, plan.old.get(f), v, actor, reason, now)
+                    for f, v in plan.changes.items() if f in TRACKED_FIELDS]
+    if changed_rows:
+        session.execute(update(Product), changed_rows)
+    if history:
+        session.execute(insert(ProductChange), history)
+    session.flush()
+    # Objects loaded earlier in this session must not keep values the bulk statements replaced.
+    session.expire_all()
+    progress("writing", total, total)
+
+
+def _recheck_stock(session: Session, updates: Sequence[RowPlan]) -> None:
+    """Lock the rows whose stock the file sets and re-read it, since orders may have sold some
+    since the plan was made: the history then shows the value really replaced. (Locking only
+    these rows keeps a big unchanged import cheap; SQLite serialises writers anyway.)"""
+    planned = {p.product_id: p for p in updates if "stock" in p.changes}
+    ids = list(planned)
+    for start in range(0, len(ids), 500):
+        stmt = select(Product.id, Product.stock).where(Product.id.in_(ids[start:start + 500])).with_for_update()
+        for product_id, stock in session.execute(stmt):
+            plan = planned[product_id]
+            plan.old["stock"] = stock
+            if stock == plan.changes["stock"]:
+                del plan.changes["stock"]
+
+
+def _change(product_id: int | None, field_name: str, old: Any, new: Any, actor: User, reason: str,
+            now: datetime) -> dict[str, Any]:
+    return {"product_id": product_id, "field": field_name, "old_value": old, "new_value": new,
+            "reason": reason[:120], "changed_by_id": actor.id, "changed_at": now}
+
+
+# ---------------------------------------------------------------------------------------------
+# Export
+
+
+def _local(value: datetime | None, zone: ZoneInfo) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(zone)
+    return local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
+
+
+def _quoted(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def export_rows(products: Sequence[Product], zone: ZoneInfo = VILLAGE_ZONE) -> Iterator[list[str]]:
+    """The header and one row per product, every field import reads, as Excel-ready text."""
+    yield [column.header for column in COLUMNS]
+    for p in products:
+        yield [
+            _quoted(p.sku), _quoted(p.name), _quoted(p.name_en), p.farmer.username, _quoted(p.unit),
+            yuan_text(p.price_fen), "" if p.promo_price_fen is None else yuan_text(p.promo_price_fen),
+            _local(p.promo_starts_at, zone), _local(p.promo_ends_at, zone), str(p.stock),
+            "" if p.link_no is None else str(p.link_no), _quoted(p.origin),
+            p.produced_on.isoformat() if p.produced_on else "", _quoted(p.description),
+            "是" if p.active else "否",
+        ]
+
+
+def export_csv(session: Session, viewer: User, *, zone: ZoneInfo = VILLAGE_ZONE) -> bytes:
+    """The catalog ``viewer`` may see as CSV: UTF-8 with BOM (Excel), CRLF, Chinese headers."""
+    products = list_products(session, viewer=viewer, sort="sku")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerows(export_rows(products, zone))
+    return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")

@@ -1,0 +1,116 @@
+"""Reading and writing the spreadsheets people exchange: seller-centre exports, tracking lists.
+
+Files come from Excel or a platform's seller centre, so they may be UTF-8 (with or without a BOM)
+or GB18030/GBK, name their columns in several ways, and wrap long numbers as ``="123…"`` so that
+Excel does not round them. Row numbers are the ones Excel shows: the header is row 1.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from orders.errors import OrderError
+
+BOM = "\ufeff"
+
+
+def decode(data: bytes) -> str:
+    """The text of a CSV file. Raises :class:`OrderError` when it is neither UTF-8 nor GB18030."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise OrderError("看不懂这个文件的编码，请在 Excel 里“另存为 CSV UTF-8” (file is not UTF-8 or GBK)")
+
+
+def _key(header: str) -> str:
+    return re.sub(r"[\s_\-:：*]", "", header).lower()
+
+
+def clean_cell(value: str | None) -> str:
+    """A cell without the quoting tricks exports use to keep long numbers intact."""
+    text = (value or "").strip()
+    if text.startswith('="') and text.endswith('"'):
+        text = text[2:-1]
+    return text.lstrip("'\t").strip()
+
+
+def read_rows(data: bytes, columns: Mapping[str, Sequence[str]],
+              required: Sequence[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield ``(excel_row, {field: cell})`` for each non-blank row.
+
+    ``columns`` maps each field to the header names it may have, in order of preference.
+    Raises :class:`OrderError` for an empty file or when a required column is missing.
+    """
+    reader = csv.reader(io.StringIO(decode(data)))
+    header = next(reader, None)
+    if not header:
+        raise OrderError("文件是空的 (the file is empty)")
+    positions = {_key(h): i for i, h in reversed(list(enumerate(header)))}
+    where: dict[str, int] = {}
+    for name, aliases in columns.items():
+        for alias in aliases:
+            if _key(alias) in positions:
+                where[name] = positions[_key(alias)]
+                break
+    missing = [columns[name][0] for name in required if name not in where]
+    if missing:
+        raise OrderError(f"文件缺少这些列：{'、'.join(missing)} (missing columns: {', '.join(missing)})")
+    for number, cells in enumerate(reader, start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        yield number, {name: clean_cell(cells[i]) if i < len(cells) else "" for name, i in where.items()}
+
+
+def write_csv(header: Sequence[str], rows: Iterator[Sequence[Any]] | Sequence[Sequence[Any]]) -> bytes:
+    """A CSV that Excel opens with the Chinese intact: UTF-8 with a BOM, CRLF line ends."""
+    out = io.StringIO()
+    out.write(BOM)
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+@dataclass
+class RowResult:
+    """What happened to one row of an uploaded file."""
+
+    row: int
+    outcome: str  # "created", "updated", "unchanged" or "error"
+    message: str = ""
+    order_id: int | None = None
+
+
+@dataclass
+class RowReport:
+    """The row-by-row report of an upload; counts follow shared/api.md's import convention."""
+
+    rows: list[RowResult] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        """How many rows ended with ``outcome``."""
+        return sum(1 for r in self.rows if r.outcome == outcome)
+
+    @property
+    def errors(self) -> list[RowResult]:
+        """The rows that were refused."""
+        return [r for r in self.rows if r.outcome == "error"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"created", "updated", "unchanged", "errors": [{"row", "error"}], "rows": [...]}``."""
+        return {
+            "created": self.count("created"),
+            "updated": self.count("updated"),
+            "unchanged": self.count("unchanged"),
+            "errors": [{"row": r.row, "error": r.message} for r in self.errors],
+            "rows": [
+                {"row": r.row, "outcome": r.outcome, "message": r.message, "order_id": r.order_id}
+                for r in self.rows
+            ],
+        }

@@ -1,0 +1,46 @@
+"""What can go wrong with an order or a hand-off, each with a message a person can read.
+
+The HTTP layer maps each class to a status (bad input 400, not visible 404, role 403, conflict 409);
+the messages are shown as they are, Chinese first with English in parentheses.
+"""
+from __future__ import annotations
+
+
+class OrderError(ValueError):
+    """Bad input for an order operation (a missing name, a wrong phone number, …)."""
+
+
+class NotFound(OrderError):
+    """The order, product, batch or partner does not exist, or this person may not see it."""
+
+
+class NotAllowed(OrderError):
+    """This person may see the thing but their role may not do this to it."""
+
+
+class Conflict(OrderError):
+    """The request is well formed but the current state refuses it."""
+
+
+class OutOfStock(Conflict):
+    """Not enough stock left for the quantity asked."""
+
+
+class DuplicateOrder(Conflict):
+    """The same channel and platform order number was already logged: it is one order, not two."""
+
+    def __init__(self, message: str, existing_id: int) -> None:
+        super().__init__(message)
+        self.existing_id = existing_id
+
+
+class OrderFrozen(Conflict):
+    """The order is in a hand-off batch and may no longer be edited or cancelled."""
+
+    def __init__(self, message: str, handoff_id: int) -> None:
+        super().__init__(message)
+        self.handoff_id = handoff_id
+
+
+class WrongState(Conflict):
+    """The order or batch is not in a state that allows this step (e.g. shipping before pick-up)."""

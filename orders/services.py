@@ -1,0 +1,684 @@
+"""Operations on orders and hand-off batches.
+
+Each takes a Session and the acting :class:`~accounts.models.User`, checks what that person may see
+and do, changes rows, ``flush()``es and leaves the commit to the caller. Stock and order states
+change only through conditional UPDATEs whose row count is checked, so two people (or two threads)
+can never both take the last unit, or both cancel and hand off the same order.
+
+Who may do what (shared/api.md): coordinators and admins manage every order and batch; a farmer
+logs, edits and cancels orders of their own products and sees only those; the aid partner sees
+only the orders of its own batches, confirms pick-up and adds shipments. Something a person may
+not see raises :class:`NotFound` (the API answers 404 so that existence does not leak); something
+they may see but not do raises :class:`NotAllowed` (403).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from accounts.models import User
+from accounts.roles import FARMER, MANAGERS, PARTNER
+from catalog.models import Product, ProductChange
+from db import utcnow
+from orders.errors import (
+    Conflict,
+    DuplicateOrder,
+    NotAllowed,
+    NotFound,
+    OrderError,
+    OrderFrozen,
+    OutOfStock,
+    WrongState,
+)
+from orders.models import CHANNEL_LABELS, STATUS_LABELS, Handoff, Order, OrderEvent
+from orders.phones import normalise_phone
+from schedules.models import LiveSession
+
+MAX_QUANTITY = 100_000
+T = TypeVar("T")
+TRACKING_RE = re.compile(r"^[A-Za-z0-9\-]{4,64}$")
+
+# The order life cycle: which status may follow which. Cancelling is possible only before hand-off.
+NEXT_STATUSES: dict[str, frozenset[str]] = {
+    "new": frozenset({"handed_off", "cancelled"}),
+    "handed_off": frozenset({"shipped"}),
+    "shipped": frozenset({"delivered"}),
+    "delivered": frozenset(),
+    "cancelled": frozenset(),
+}
+# Statuses that count as a sale (everything but a cancelled order).
+SOLD_STATUSES: tuple[str, ...] = ("new", "handed_off", "shipped", "delivered")
+
+
+# --- who sees what -------------------------------------------------------------------------------
+
+def visible_orders(actor: User) -> Select[tuple[Order]]:
+    """A query of the orders ``actor`` may see. Raises :class:`NotAllowed` for roles that see none."""
+    query = select(Order)
+    if actor.role in MANAGERS:
+        return query
+    if actor.role == FARMER:
+        return query.where(Order.farmer_id == actor.id)
+    if actor.role == PARTNER:
+        return query.join(Handoff, Order.handoff_id == Handoff.id).where(Handoff.partner_id == actor.id)
+    raise NotAllowed("您的账号不能查看订单 (your role cannot see orders)")
+
+
+def visible_handoffs(actor: User) -> Select[tuple[Handoff]]:
+    """A query of the batches ``actor`` may see. Raises :class:`NotAllowed` for other roles."""
+    query = select(Handoff)
+    if actor.role in MANAGERS:
+        return query
+    if actor.role == PARTNER:
+        return query.where(Handoff.partner_id == actor.id)
+    raise NotAllowed("您的账号不能查看交接单 (your role cannot see hand-offs)")
+
+
+def _one_visible(session: Session, query: Callable[[User], Select[tuple[T]]], actor: User, key: Any,
+                 wanted: Any, missing: str) -> T:
+    try:
+        found = session.scalar(query(actor).where(key == wanted))
+    except NotAllowed:
+        found = None
+    if found is None:
+        raise NotFound(missing)
+    return found
+
+
+def get_order(session: Session, actor: User, order_id: int) -> Order:
+    """The order, if ``actor`` may see it. Raises :class:`NotFound` otherwise."""
+    return _one_visible(session, visible_orders, actor, Order.id, order_id,
+                        f"没有找到订单 #{order_id} (order not found)")
+
+
+def get_handoff(session: Session, actor: User, handoff_id: int) -> Handoff:
+    """The batch, if ``actor`` may see it (another partner's batch is not found). Raises :class:`NotFound`."""
+    return _one_visible(session, visible_handoffs, actor, Handoff.id, handoff_id,
+                        f"没有找到交接单 #{handoff_id} (hand-off not found)")
+
+
+def visible_products(session: Session, actor: User) -> list[Product]:
+    """Active products ``actor`` may log orders for, by name."""
+    query = select(Product).where(Product.active.is_(True)).order_by(Product.name, Product.id)
+    if actor.role == FARMER:
+        query = query.where(Product.farmer_id == actor.id)
+    elif actor.role not in MANAGERS:
+        return []
+    return list(session.scalars(query))
+
+
+def _require_role(actor: User, roles: Iterable[str], doing: str) -> None:
+    if actor.role not in roles:
+        raise NotAllowed(f"您的账号不能{doing} (your role may not do this)")
+
+
+# --- stock ----------------------------------------------------------------------------------------
+
+# Core statements on the tables rather than ORM-enabled ones: an order is logged on the hot path
+# of a live broadcast, and these skip the ORM's per-statement bookkeeping (bench/orders.py).
+_products = Product.__table__
+_changes = ProductChange.__table__
+_events = OrderEvent.__table__
+
+
+def _take_stock(session: Session, product: Product, quantity: int) -> int:
+    """Take ``quantity`` atomically and return the stock left.
+
+    Raises :class:`OutOfStock` (changing nothing) when fewer than ``quantity`` are left.
+    """
+    new_stock = session.execute(
+        update(_products)
+        .where(_products.c.id == product.id, _products.c.stock >= quantity)
+        .values(stock=_products.c.stock - quantity)
+        .returning(_products.c.stock)
+    ).scalar()
+    if new_stock is None:
+        left = session.scalar(select(_products.c.stock).where(_products.c.id == product.id))
+        raise OutOfStock(
+            f"库存不足：{product.name} 只剩 {left} {product.unit}，要 {quantity} {product.unit}"
+            f" (out of stock: {left} left)"
+        )
+    set_committed_value(product, "stock", new_stock)
+    return int(new_stock)
+
+
+def _return_stock(session: Session, product_id: int, quantity: int) -> int:
+    """Give ``quantity`` back atomically and return the new stock."""
+    new_stock = session.execute(
+        update(_products).where(_products.c.id == product_id)
+        .values(stock=_products.c.stock + quantity).returning(_products.c.stock)
+    ).scalar_one()
+    product = session.identity_map.get(session.identity_key(Product, product_id))  # type: ignore[arg-type]
+    if product is not None:
+        set_committed_value(product, "stock", new_stock)
+    return int(new_stock)
+
+
+def _record_stock_change(session: Session, product_id: int, old: int, new: int, actor: User, reason: str) -> None:
+    session.execute(insert(_changes).values(
+        product_id=product_id, field="stock", old_value=old, new_value=new, reason=reason[:120],
+        changed_by_id=actor.id, changed_at=utcnow(),
+    ))
+
+
+# --- logging an order -----------------------------------------------------------------------------
+
+def _clean_text(value: str | None, what: str, limit: int, *, required: bool = True) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise OrderError(f"请填写{what} ({what} is required)")
+    if len(text) > limit:
+        raise OrderError(f"{what}太长了，最多 {limit} 个字 ({what} too long)")
+    return text
+
+
+def clean_quantity(quantity: Any, what: str = "数量") -> int:
+    """A whole number from 1 to :data:`MAX_QUANTITY` (text is parsed). Raises :class:`OrderError`."""
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        try:
+            quantity = int(str(quantity).strip())
+        except ValueError:
+            raise OrderError(f"{what}要填整数，如 2 ({what} must be a whole number)") from None
+    if not 0 < quantity <= MAX_QUANTITY:
+        raise OrderError(f"{what}要在 1 到 {MAX_QUANTITY} 之间 ({what} out of range)")
+    return quantity
+
+
+def _clean_channel(channel: str) -> str:
+    if channel not in CHANNEL_LABELS:
+        raise OrderError(f"未知渠道 {channel!r}，可选：{', '.join(CHANNEL_LABELS)} (unknown channel)")
+    return channel
+
+
+def find_by_platform_no(session: Session, channel: str, platform_order_no: str) -> Order | None:
+    """The order already logged with this channel and platform order number, if any."""
+    return session.scalar(
+        select(Order).where(Order.channel == channel, Order.platform_order_no == platform_order_no)
+    )
+
+
+def _duplicate(channel: str, platform_order_no: str, existing_id: int) -> DuplicateOrder:
+    return DuplicateOrder(
+        f"{CHANNEL_LABELS[channel]}订单号 {platform_order_no} 已经登记过，是订单 #{existing_id}"
+        f" (already logged as order #{existing_id})",
+        existing_id,
+    )
+
+
+def log_order(
+    session: Session,
+    *,
+    actor: User,
+    product_id: int,
+    quantity: int,
+    buyer_name: str,
+    buyer_phone: str,
+    address: str,
+    channel: str,
+    platform_order_no: str | None = None,
+    session_id: int | None = None,
+    now: datetime | None = None,
+    packages: int = 1,
+) -> Order:
+    """Log one order: take the stock and freeze the price in force at ``now`` in one transaction.
+
+    Raises :class:`OrderError` for bad input, :class:`NotAllowed` for a role that may not log
+    orders, :class:`NotFound` for a product the actor may not sell, :class:`OutOfStock` when the
+    stock is short and :class:`DuplicateOrder` (with ``existing_id``) when the channel and platform
+    order number were logged before (also when another request wins that race; the stock taken
+    is then given back and the rest of the caller's transaction is kept).
+    """
+    _require_role(actor, (*MANAGERS, FARMER), "登记订单")
+    quantity = clean_quantity(quantity)
+    packages = clean_quantity(packages, "件数")
+    buyer_name = _clean_text(buyer_name, "收货人", 40)
+    phone = normalise_phone(buyer_phone)
+    address = _clean_text(address, "地址", 200)
+    channel = _clean_channel(channel)
+    number = _clean_text(platform_order_no, "平台订单号", 64, required=False) or None
+
+    product = session.get(Product, product_id, options=[joinedload(Product.farmer)])
+    if product is None or (actor.role == FARMER and product.farmer_id != actor.id):
+        raise NotFound(f"没有找到商品 #{product_id} (product not found)")
+    if not product.active:
+        raise OrderError(f"{product.name} 已下架，不能下单 (product is not on sale)")
+    if session_id is not None and session.get(LiveSession, session_id) is None:
+        raise OrderError(f"没有找到直播场次 #{session_id} (live session not found)")
+    if number is not None:
+        existing = find_by_platform_no(session, channel, number)
+        if existing is not None:
+            raise _duplicate(channel, number, existing.id)
+
+    now = now or utcnow()
+    unit_price = product.price_at(now)
+    # The stock UPDATE is the transaction's first write: on SQLite that takes the write lock
+    # before anything is read inside the transaction, so concurrent orders queue on busy_timeout
+    # instead of failing with a stale snapshot.
+    new_stock = _take_stock(session, product, quantity)
+    # The relationships are set, not only the ids, so that the answer built from this order after
+    # the commit needs no further queries.
+    order = Order(
+        product=product, farmer=product.farmer, logged_by_id=actor.id, quantity=quantity, packages=packages,
+        unit=product.unit, unit_price_fen=unit_price, total_fen=unit_price * quantity,
+        buyer_name=buyer_name, buyer_phone=phone, address=address, channel=channel,
+        platform_order_no=number, status="new", session_id=session_id, created_at=now, updated_at=now,
+    )
+    if number is None:
+        session.add(order)
+        session.flush()
+    else:
+        try:
+            # A savepoint, so that losing the race below undoes only the insert: the caller (an
+            # import of many rows, say) keeps the rest of its transaction.
+            with session.begin_nested():
+                session.add(order)
+        except IntegrityError:
+            # Another request logged the same platform number between our check and our insert.
+            existing = find_by_platform_no(session, channel, number)
+            if existing is None:
+                raise
+            _return_stock(session, product.id, quantity)
+            raise _duplicate(channel, number, existing.id) from None
+    _event(session, order, None, "new", actor, at=now)
+    _record_stock_change(session, product.id, new_stock + quantity, new_stock, actor, f"订单 #{order.id}")
+    return order
+
+
+# --- changing an order before hand-off ------------------------------------------------------------
+
+def _event(session: Session, order: Order, from_status: str | None, to_status: str, actor: User,
+           note: str = "", at: datetime | None = None) -> None:
+    session.execute(insert(_events).values(order_id=order.id, from_status=from_status, to_status=to_status,
+                                           actor_id=actor.id, at=at or utcnow(), note=note[:200]))
+    # The trail may have been read already in this session; let the next read see the new row.
+    session.expire(order, ["events"])
+
+
+def _frozen(order: Order) -> OrderFrozen:
+    return OrderFrozen(
+        f"订单 #{order.id} 已在交接单 #{order.handoff_id} 中，不能再修改或取消"
+        f" (order is frozen in hand-off batch #{order.handoff_id})",
+        order.handoff_id or 0,
+    )
+
+
+def _refuse_unless_new(session: Session, order: Order) -> None:
+    """Raise the right error for an order that is no longer ``new`` (re-read from the database)."""
+    session.refresh(order)
+    if order.handoff_id is not None:
+        raise _frozen(order)
+    if order.status != "new":
+        raise WrongState(
+            f"订单 #{order.id} 现在是“{STATUS_LABELS[order.status]}”，不能再改 (order is {order.status})"
+        )
+
+
+def _set_if_new(session: Session, order: Order, **values: Any) -> None:
+    """Write ``values`` only while the order is still new and in no batch (checked in the UPDATE).
+
+    Raises :class:`OrderFrozen` or :class:`WrongState` when it is not.
+    """
+    changed = session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == "new", Order.handoff_id.is_(None))
+        .values(updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        _refuse_unless_new(session, order)
+    session.refresh(order)
+
+
+def cancel_order(session: Session, *, actor: User, order_id: int, note: str = "") -> Order:
+    """Cancel a new order and give its stock back.
+
+    Raises :class:`NotFound`, :class:`NotAllowed` (only managers and the order's farmer cancel),
+    :class:`OrderFrozen` (naming the batch) once handed off, :class:`WrongState` if already cancelled.
+    """
+    order = get_order(session, actor, order_id)
+    _require_role(actor, (*MANAGERS, FARMER), "取消订单")
+    if order.handoff_id is not None:
+        raise _frozen(order)
+    _set_if_new(session, order, status="cancelled")
+    new_stock = _return_stock(session, order.product_id, order.quantity)
+    _record_stock_change(session, order.product_id, new_stock - order.quantity, new_stock, actor,
+                         f"取消订单 #{order.id}")
+    _event(session, order, "new", "cancelled", actor, note)
+    session.flush()
+    return order
+
+
+def update_order(
+    session: Session,
+    *,
+    actor: User,
+    order_id: int,
+    buyer_name: str | None = None,
+    buyer_phone: str | None = None,
+    address: str | None = None,
+    quantity: int | None = None,
+    packages: int | None = None,
+) -> Order:
+    """Correct a new order's buyer, address, quantity or parcel count; the unit price stays frozen.
+
+    A larger quantity takes the difference from stock atomically, a smaller one gives it back.
+    Raises :class:`NotFound`, :class:`NotAllowed`, :class:`OrderError` for bad input,
+    :class:`OutOfStock`, and :class:`OrderFrozen` (naming the batch) once handed off.
+    """
+    order = get_order(session, actor, order_id)
+    _require_role(actor, (*MANAGERS, FARMER), "修改订单")
+    if order.handoff_id is not None:
+        raise _frozen(order)
+    values: dict[str, Any] = {}
+    if buyer_name is not None:
+        values["buyer_name"] = _clean_text(buyer_name, "收货人", 40)
+    if buyer_phone is not None:
+        values["buyer_phone"] = normalise_phone(buyer_phone)
+    if address is not None:
+        values["address"] = _clean_text(address, "地址", 200)
+    if packages is not None:
+        values["packages"] = clean_quantity(packages, "件数")
+    changes = [f"{k}: {getattr(order, k)} → {v}" for k, v in values.items() if getattr(order, k) != v]
+    delta = 0
+    if quantity is not None:
+        quantity = clean_quantity(quantity)
+        delta = quantity - order.quantity
+    if delta:
+        values.update(quantity=quantity, total_fen=order.unit_price_fen * quantity)
+        changes.append(f"quantity: {order.quantity} → {quantity}")
+    if not changes:
+        return order
+    # The state check comes first so that a frozen order never touches the stock.
+    _set_if_new(session, order, **values)
+    reason = f"修改订单 #{order.id}"
+    if delta > 0:
+        new_stock = _take_stock(session, order.product, delta)
+        _record_stock_change(session, order.product_id, new_stock + delta, new_stock, actor, reason)
+    elif delta < 0:
+        new_stock = _return_stock(session, order.product_id, -delta)
+        _record_stock_change(session, order.product_id, new_stock + delta, new_stock, actor, reason)
+    _event(session, order, "new", "new", actor, "修改 " + "; ".join(changes))
+    session.flush()
+    return order
+
+
+# --- hand-offs ------------------------------------------------------------------------------------
+
+def partners(session: Session) -> list[User]:
+    """Active aid partners, by user name."""
+    return list(session.scalars(select(User).where(User.role == PARTNER, User.active).order_by(User.username)))
+
+
+def hand_off(session: Session, *, actor: User, order_ids: Sequence[int], partner: str, note: str = "") -> Handoff:
+    """Give new orders to the partner named ``partner`` (a user name) as one batch; they freeze.
+
+    Raises :class:`NotAllowed` unless the actor is a coordinator or admin, :class:`OrderError`
+    for no orders or an unknown partner, :class:`NotFound` for an unknown order,
+    :class:`OrderFrozen` for an order already in a batch (naming it) and :class:`WrongState` for
+    a cancelled one. Nothing is written when any order is refused.
+    """
+    _require_role(actor, MANAGERS, "交接订单")
+    ids = list(dict.fromkeys(int(i) for i in order_ids))
+    if not ids:
+        raise OrderError("请至少选一个订单 (choose at least one order)")
+    partner_user = session.scalar(
+        select(User).where(User.username == (partner or "").strip(), User.role == PARTNER, User.active)
+    )
+    if partner_user is None:
+        raise OrderError(f"没有这个发货方：{partner} (no such partner)")
+    found = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_(ids)))}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFound(f"没有找到订单 #{missing[0]} (order not found)")
+    for order in found.values():
+        if order.handoff_id is not None:
+            raise _frozen(order)
+        if order.status != "new":
+            raise WrongState(f"订单 #{order.id} 已取消，不能交接 (order is {order.status})")
+    now = utcnow()
+    handoff = Handoff(partner_id=partner_user.id, created_by_id=actor.id, created_at=now, note=note.strip()[:500])
+    session.add(handoff)
+    session.flush()
+    moved = session.execute(
+        update(Order)
+        .where(Order.id.in_(ids), Order.status == "new", Order.handoff_id.is_(None))
+        .values(status="handed_off", handoff_id=handoff.id, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != len(ids):
+        # Someone cancelled or handed off one of them since we looked; the caller rolls back.
+        raise Conflict("有订单刚被别人改动了，请刷新后再交接 (orders changed meanwhile, nothing was handed off)")
+    for order in found.values():
+        session.refresh(order)
+        _event(session, order, "new", "handed_off", actor, f"交接单 #{handoff.id} → {partner_user.name}", now)
+    session.flush()
+    session.refresh(handoff)
+    return handoff
+
+
+def ack_handoff(session: Session, *, actor: User, handoff_id: int) -> Handoff:
+    """The partner confirms it picked the batch up (who, when). Confirming twice changes nothing.
+
+    Raises :class:`NotFound` for a batch the actor may not see, :class:`NotAllowed` for anyone
+    but the batch's partner.
+    """
+    handoff = get_handoff(session, actor, handoff_id)
+    if actor.id != handoff.partner_id:
+        raise NotAllowed("只有发货方本人可以确认取件 (only the partner confirms pick-up)")
+    now = utcnow()
+    acked = session.execute(
+        update(Handoff)
+        .where(Handoff.id == handoff.id, Handoff.acked_at.is_(None))
+        .values(acked_at=now, acked_by_id=actor.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(handoff)
+    if acked:
+        for order in handoff.orders:
+            _event(session, order, order.status, order.status, actor, f"发货方确认取件 (交接单 #{handoff.id})", now)
+        session.flush()
+    return handoff
+
+
+def _partner_order(session: Session, actor: User, order_id: int) -> Order:
+    order = get_order(session, actor, order_id)
+    if actor.role != PARTNER:
+        raise NotAllowed("只有发货方可以填写运单号 (only the partner adds shipments)")
+    return order
+
+
+def add_shipment(session: Session, *, actor: User, order_id: int, carrier: str, tracking_no: str) -> Order:
+    """Mark a picked-up order shipped with its carrier and tracking number (a shipped one is corrected).
+
+    Raises :class:`NotFound` (not the actor's batch), :class:`NotAllowed` (not the partner),
+    :class:`OrderError` for a blank carrier or malformed number, :class:`WrongState` before the
+    pick-up is confirmed or after delivery.
+    """
+    order = _partner_order(session, actor, order_id)
+    carrier = _clean_text(carrier, "快递公司", 40)
+    tracking_no = re.sub(r"\s", "", tracking_no or "")
+    if not TRACKING_RE.match(tracking_no):
+        raise OrderError(f"运单号不对：{tracking_no or '（空）'}，应为 4–64 位字母或数字 (bad tracking number)")
+    handoff = order.handoff
+    if handoff is None or handoff.acked_at is None:
+        raise WrongState(
+            f"交接单 #{order.handoff_id} 还没确认取件，请先确认取件再填运单号 (confirm pick-up first)"
+        )
+    if order.status not in ("handed_off", "shipped"):
+        raise WrongState(f"订单 #{order.id} 现在是“{STATUS_LABELS[order.status]}”，不能填运单号 (order is {order.status})")
+    if order.status == "shipped" and (order.carrier, order.tracking_no) == (carrier, tracking_no):
+        return order
+    before = order.status
+    changed = session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == before)
+        .values(status="shipped", carrier=carrier, tracking_no=tracking_no, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        raise Conflict("订单刚被别人改动了，请刷新后再试 (order changed meanwhile)")
+    note = f"{carrier} {tracking_no}" if before == "handed_off" else f"更正运单号：{carrier} {tracking_no}"
+    session.refresh(order)
+    _event(session, order, before, "shipped", actor, note)
+    session.flush()
+    return order
+
+
+def mark_delivered(session: Session, *, actor: User, order_id: int) -> Order:
+    """Mark a shipped order delivered (the partner of its batch, or a coordinator or admin).
+
+    Raises :class:`NotFound`, :class:`NotAllowed` for other roles, :class:`WrongState` unless shipped.
+    """
+    order = get_order(session, actor, order_id)
+    _require_role(actor, (*MANAGERS, PARTNER), "确认签收")
+    changed = session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == "shipped")
+        .values(status="delivered", updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(order)
+    if changed != 1:
+        raise WrongState(f"订单 #{order.id} 现在是“{STATUS_LABELS[order.status]}”，发货后才能签收 (ship it first)")
+    _event(session, order, "shipped", "delivered", actor)
+    session.flush()
+    return order
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """What a list of orders may be narrowed by; ``None`` means any. Times are aware UTC bounds."""
+
+    status: str | None = None
+    channel: str | None = None
+    farmer: str | None = None  # user name
+    session_id: int | None = None
+    handoff_id: int | None = None
+    since: datetime | None = None
+    before: datetime | None = None
+    unbatched: bool = False
+
+
+def list_orders(session: Session, actor: User, filters: OrderFilter = OrderFilter(), *,
+                limit: int | None = None) -> list[Order]:
+    """The orders ``actor`` may see that match ``filters``, newest first.
+
+    Raises :class:`NotAllowed` for a role that sees no orders, :class:`OrderError` for an unknown
+    status or channel.
+    """
+    query = visible_orders(actor)
+    if filters.status:
+        if filters.status not in STATUS_LABELS:
+            raise OrderError(f"未知状态 {filters.status!r} (unknown status)")
+        query = query.where(Order.status == filters.status)
+    if filters.channel:
+        query = query.where(Order.channel == _clean_channel(filters.channel))
+    if filters.farmer:
+        query = query.where(Order.farmer_id == select(User.id).where(User.username == filters.farmer).scalar_subquery())
+    if filters.session_id is not None:
+        query = query.where(Order.session_id == filters.session_id)
+    if filters.handoff_id is not None:
+        query = query.where(Order.handoff_id == filters.handoff_id)
+    if filters.since is not None:
+        query = query.where(Order.created_at >= filters.since)
+    if filters.before is not None:
+        query = query.where(Order.created_at < filters.before)
+    if filters.unbatched:
+        query = query.where(Order.handoff_id.is_(None))
+    query = query.options(selectinload(Order.product), selectinload(Order.farmer)).order_by(Order.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def count_waiting_for_handoff(session: Session) -> int:
+    """New orders not yet in a batch (the coordinator's to-do)."""
+    return session.scalar(select(func.count()).select_from(Order).where(Order.status == "new")) or 0
+
+
+def count_waiting_for_pickup(session: Session, partner: User) -> int:
+    """This partner's batches not yet picked up."""
+    return session.scalar(
+        select(func.count()).select_from(Handoff).where(Handoff.partner_id == partner.id, Handoff.acked_at.is_(None))
+    ) or 0
+
+
+def list_handoffs(session: Session, actor: User) -> list[Handoff]:
+    """The batches ``actor`` may see, those waiting for pick-up first, then newest first.
+
+    Raises :class:`NotAllowed` for roles that see no batches.
+    """
+    query = visible_handoffs(actor).options(selectinload(Handoff.orders), selectinload(Handoff.partner))
+    query = query.order_by(Handoff.acked_at.is_not(None), Handoff.id.desc())
+    return list(session.scalars(query))
+
+
+def session_totals(session: Session, live_session_id: int) -> tuple[int, int]:
+    """(orders, GMV in fen) logged during one live session, cancelled orders left out."""
+    count, gmv = session.execute(
+        select(func.count(Order.id), func.coalesce(func.sum(Order.total_fen), 0)).where(
+            Order.session_id == live_session_id, Order.status.in_(SOLD_STATUSES)
+        )
+    ).one()
+    return int(count), int(gmv)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def order_to_dict(order: Order) -> dict[str, Any]:
+    """The API form of an order: codes, fen and ISO times (shared/api.md)."""
+    return {
+        "id": order.id,
+        "product_id": order.product_id,
+        "product_name": order.product.name,
+        "farmer": order.farmer.username,
+        "quantity": order.quantity,
+        "unit": order.unit,
+        "packages": order.packages,
+        "unit_price_fen": order.unit_price_fen,
+        "total_fen": order.total_fen,
+        "status": order.status,
+        "channel": order.channel,
+        "platform_order_no": order.platform_order_no,
+        "buyer_name": order.buyer_name,
+        "buyer_phone": order.buyer_phone,
+        "address": order.address,
+        "session_id": order.session_id,
+        "handoff_id": order.handoff_id,
+        "carrier": order.carrier,
+        "tracking_no": order.tracking_no,
+        "logged_by": order.logged_by.username,
+        "created_at": _iso(order.created_at),
+        "updated_at": _iso(order.updated_at),
+    }
+
+
+def handoff_to_dict(handoff: Handoff, *, with_orders: bool = False) -> dict[str, Any]:
+    """The API form of a batch."""
+    data: dict[str, Any] = {
+        "id": handoff.id,
+        "partner": handoff.partner.username,
+        "created_by": handoff.created_by.username,
+        "created_at": _iso(handoff.created_at),
+        "acked_at": _iso(handoff.acked_at),
+        "acked_by": handoff.acked_by.username if handoff.acked_by else None,
+        "orders": len(handoff.orders),
+        "packages": sum(o.packages for o in handoff.orders),
+        "shipped": sum(1 for o in handoff.orders if o.status in ("shipped", "delivered")),
+        "note": handoff.note,
+    }
+    if with_orders:
+        data["order_list"] = [order_to_dict(o) for o in handoff.orders]
+    return data
