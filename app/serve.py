@@ -13,8 +13,12 @@ from app import create_app
 SHUTDOWN_HOOKS = "cunbo.shutdown_hooks"
 
 
-class _Stop(Exception):
-    """Raised by the signal handler to leave waitress's loop in the main thread."""
+class _Stop(SystemExit):
+    """Raised by the signal handler to leave waitress's loop in the main thread.
+
+    A SystemExit, because waitress's dispatcher passes any other exception raised inside a
+    socket callback to ``handle_error`` and carries on: a signal landing there was lost.
+    """
 
 
 def main() -> int:
