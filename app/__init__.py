@@ -19,13 +19,14 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         config = Config()
     app.config.from_mapping(config.as_dict() if isinstance(config, Config) else config)
 
-    from app import cli, database, errors, i18n, security
+    from app import cli, database, demo, errors, i18n, security
 
     database.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    demo.init_app(app)
 
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
@@ -34,8 +35,11 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     from app.catalog import bp as catalog_bp
     from app.orders import bp as orders_bp
     from app.handoffs import bp as handoffs_bp
+    from app import live
+
+    live.init_app(app)
 
     # Each area adds its blueprint here (one line each).
-    for blueprint in (main_bp, auth_bp, api_bp, users_bp, catalog_bp, orders_bp, handoffs_bp):
+    for blueprint in (main_bp, auth_bp, api_bp, users_bp, catalog_bp, orders_bp, handoffs_bp, live.bp):
         app.register_blueprint(blueprint)
     return app

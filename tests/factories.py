@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from accounts import services as accounts
 from accounts.models import User
+
+if TYPE_CHECKING:
+    from catalog.models import Product
+    from orders.models import Handoff, Order
 
 PASSWORD = "password123"
 _seq = itertools.count(1)
@@ -29,7 +34,7 @@ def token_for(session: Session, who: User) -> str:
 
 def product(session: Session, farmer: User, **kw) -> "Product":  # type: ignore[no-untyped-def,name-defined]
     """A committed product of ``farmer``; any column may be given."""
-    from catalog.models import Product
+    from catalog.models import Product  # noqa: F811 (imported for real here, for typing above)
 
     n = next(_seq)
     values = {"sku": f"SKU{n:05d}", "name": f"小米{n}", "unit": "斤", "price_fen": 2500, "stock": 100}

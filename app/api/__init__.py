@@ -10,3 +10,4 @@ from app.api import me  # noqa: E402,F401
 from app.api import products  # noqa: E402,F401
 from app.api import orders  # noqa: E402,F401
 from app.api import handoffs  # noqa: E402,F401
+from app.api import live  # noqa: E402,F401

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from app.api import bp
 from app.api.errors import ApiError, load_body
 from app.database import get_db
+from app.live import product_changed
 from app.orders.common import finish_upload, flag, status_for
 from orders import importer
 from orders import services as orders
@@ -81,6 +82,7 @@ def create_order() -> ResponseReturnValue:
     with order_errors():
         order = orders.log_order(session, actor=current_user, **body.model_dump())
     session.commit()
+    product_changed(order.product_id)
     return jsonify(orders.order_to_dict(order)), 201
 
 
@@ -124,6 +126,7 @@ def change_order(order_id: int) -> ResponseReturnValue:
     with order_errors():
         order = orders.update_order(session, actor=current_user, order_id=order_id, **body.model_dump())
     session.commit()
+    product_changed(order.product_id)
     return jsonify(orders.order_to_dict(order))
 
 
@@ -134,6 +137,7 @@ def cancel_order(order_id: int) -> ResponseReturnValue:
     with order_errors():
         order = orders.cancel_order(session, actor=current_user, order_id=order_id)
     session.commit()
+    product_changed(order.product_id)
     return jsonify(orders.order_to_dict(order))
 
 

@@ -1,0 +1,175 @@
+"""Live API (shared/api.md): start, show, status, stop; plus overlay controls and the checklist."""
+from __future__ import annotations
+
+from typing import Literal
+
+from flask import jsonify
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from accounts.roles import ADMIN, COORDINATOR, FARMER
+from app.api import bp
+from app.api.errors import ApiError, describe_validation_error, load_body
+from app.database import get_db
+from app.live import live_service
+from app.live.checklist import run_checklist
+from app.security import role_required
+from capture.errors import CaptureError
+from orders.services import session_totals
+from schedules.live import LiveError, visible_session
+
+HOSTS = (FARMER, COORDINATOR, ADMIN)
+
+
+class StartBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    video: str = Field("0", max_length=255)
+    audio: str = Field("default", max_length=255)
+    destinations: list[str] = Field(default_factory=list, max_length=8)
+    record: bool = True
+    preset: Literal["720p30", "540p30", "480p30"] = "720p30"
+    layout: Literal["landscape", "portrait"] = "landscape"
+    broadcast_id: int | None = None
+    qr_text: str | None = Field(None, max_length=255)
+    lineup: list[int] = Field(default_factory=list, max_length=200)
+
+
+class ShowBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: int | None
+
+
+class OverlayBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    show_promo: bool | None = None
+    qr: bool | None = None
+    qr_text: str | None = Field(None, max_length=255)
+    countdown_s: int | None = None
+    cancel_countdown: bool = False
+
+
+class ChecklistBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    video: str = Field("0", max_length=255)
+    audio: str = Field("default", max_length=255)
+    destinations: list[str] = Field(default_factory=list, max_length=8)
+
+
+def _live_error(exc: LiveError) -> ApiError:
+    return ApiError(exc.status, str(exc))
+
+
+@bp.post("/live/start")
+@role_required(*HOSTS)
+def live_start() -> ResponseReturnValue:
+    """Go live → 201 {"session_id"}; 409 while live; 400 for a camera/mic/encoder that cannot start."""
+    body = load_body(StartBody)
+    try:
+        session_id = live_service().start(
+            current_user,
+            video=body.video,
+            audio=body.audio,
+            destinations=body.destinations,
+            record=body.record,
+            preset=body.preset,
+            layout=body.layout,
+            qr_text=body.qr_text,
+            lineup=body.lineup,
+        )
+    except LiveError as exc:
+        raise _live_error(exc) from exc
+    except ValidationError as exc:
+        message, fields = describe_validation_error(exc)
+        raise ApiError(400, message, fields=fields) from exc
+    except CaptureError as exc:
+        raise ApiError(400, str(exc)) from exc
+    return jsonify({"session_id": session_id}), 201
+
+
+@bp.post("/live/show")
+@role_required(*HOSTS)
+def live_show() -> ResponseReturnValue:
+    """Put a product on the video from the next frame (null takes the card off)."""
+    body = load_body(ShowBody)
+    service = live_service()
+    try:
+        if body.product_id is None:
+            service.hide_product()
+        else:
+            service.show(body.product_id, viewer=current_user)
+    except LiveError as exc:
+        raise _live_error(exc) from exc
+    return jsonify({"product_id": body.product_id, "session_id": service.session_id})
+
+
+@bp.post("/live/overlay")
+@role_required(*HOSTS)
+def live_overlay() -> ResponseReturnValue:
+    """Flash-sale countdown, promotional price on/off, QR code on/off."""
+    body = load_body(OverlayBody)
+    try:
+        live_service().set_overlay(**body.model_dump())
+    except LiveError as exc:
+        raise _live_error(exc) from exc
+    return jsonify(live_service().status()["overlay"])
+
+
+@bp.get("/live/status")
+@role_required(*HOSTS)
+def live_status() -> ResponseReturnValue:
+    """State, fps, frames, dropped/duplicated, product on screen, recording, destinations (keys masked),
+    and this live's running tally of orders and sales."""
+    status = live_service().status()
+    if status["session_id"] is not None:
+        status["orders"], status["gmv_fen"] = session_totals(get_db(), status["session_id"])
+    return jsonify(status)
+
+
+@bp.post("/live/stop")
+@role_required(*HOSTS)
+def live_stop() -> ResponseReturnValue:
+    """End the broadcast → {"session_id", "recording", "duration_s"}; 409 when nothing is live."""
+    try:
+        return jsonify(live_service().stop())
+    except LiveError as exc:
+        raise _live_error(exc) from exc
+
+
+@bp.post("/live/checklist")
+@role_required(*HOSTS)
+def live_checklist() -> ResponseReturnValue:
+    """Test camera, microphone, each destination, disk space and stream keys, for real."""
+    body = load_body(ChecklistBody)
+    return jsonify(run_checklist(video=body.video, audio=body.audio, destinations=body.destinations))
+
+
+@bp.get("/sessions/<int:session_id>")
+@role_required(*HOSTS)
+def session_detail(session_id: int) -> ResponseReturnValue:
+    """A live session's record: times, recording, product segments, orders and sales."""
+    session = get_db()
+    row = visible_session(session, session_id, current_user)
+    if row is None:
+        raise ApiError(404, "没有这场直播 (no such session)")
+    orders, gmv = session_totals(session, session_id)
+    recordings = [r for r in row.recordings.splitlines() if r]
+    return jsonify(
+        {
+            "id": row.id,
+            "host": row.host.username,
+            "started_at": row.started_at.isoformat(),
+            "ended_at": row.ended_at.isoformat() if row.ended_at else None,
+            "recording": recordings[0] if recordings else None,
+            "recordings": recordings,
+            "segments": [
+                {"product_id": s.product_id, "start_s": s.start_s, "end_s": s.end_s} for s in row.segments
+            ],
+            "orders": orders,
+            "gmv_fen": gmv,
+        }
+    )

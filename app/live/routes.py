@@ -1,0 +1,146 @@
+"""Console pages: the live console, push destinations, the preview stream, session summaries."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from accounts.roles import ADMIN, COORDINATOR, FARMER
+from app.database import get_db
+from app.home import HomeCard, register_card
+from app.i18n import N_
+from app.live import bp, live_service
+from app.security import role_required
+from capture import devices
+from catalog.models import Product
+from orders.models import CHANNEL_LABELS
+from schedules import destinations as dest
+from orders.services import session_totals
+from schedules.live import visible_session
+from schedules.profiles import profile_of
+
+HOSTS = (FARMER, COORDINATOR, ADMIN)
+
+register_card(HomeCard(title=N_("开始直播"), hint=N_("检查设备，开播，展示商品，记录订单"),
+                       endpoint="live.console", roles=(FARMER,), order=1, primary=True))
+register_card(HomeCard(title=N_("直播间"), hint=N_("帮农户开播、切换商品、记录订单"),
+                       endpoint="live.console", roles=(COORDINATOR, ADMIN), order=30))
+register_card(HomeCard(title=N_("推流地址"), hint=N_("抖音、快手、淘宝直播的推流码"),
+                       endpoint="live.destinations", roles=HOSTS, order=60))
+
+
+def _lineup(viewer_id: int, role: str) -> list[Product]:
+    query = select(Product).where(Product.active.is_(True)).order_by(Product.link_no.is_(None), Product.link_no, Product.id)
+    if role == FARMER:
+        query = query.where(Product.farmer_id == viewer_id)
+    return list(get_db().scalars(query.limit(200)))
+
+
+def photo_url(product: Product) -> str | None:
+    """The URL of a product's square card photo, or None when it has none."""
+    if not product.photos or "catalog.photo" not in current_app.view_functions:
+        return None
+    return url_for("catalog.photo", photo_id=product.photos[0].id, size="card")
+
+
+@bp.get("/")
+@role_required(*HOSTS)
+def console() -> ResponseReturnValue:
+    """The one screen a farmer uses to go live and sell."""
+    session = get_db()
+    products = _lineup(current_user.id, current_user.role)
+    return render_template(
+        "live/console.html",
+        products=products,
+        profile=profile_of(session, current_user.id),
+        destinations=dest.destinations_of(session, current_user.id),
+        platforms=dest.PLATFORMS,
+        mask_key=dest.mask_key,
+        cameras=devices.list_cameras(),
+        microphones=devices.list_microphones(),
+        channels=CHANNEL_LABELS,
+        live=live_service().status(),
+        photo_url=photo_url,
+    )
+
+
+@bp.get("/preview.mjpg")
+@role_required(*HOSTS)
+def preview() -> ResponseReturnValue:
+    """The composited video as MJPEG; encodes only while someone watches."""
+    supervisor = live_service().supervisor
+    if supervisor is None:
+        abort(404)
+    frames = supervisor.mjpeg_frames()
+
+    def parts() -> Iterator[bytes]:
+        try:
+            for jpeg in frames:
+                yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + b"\r\n\r\n"
+                yield jpeg + b"\r\n"
+        finally:
+            frames.close()
+
+    return Response(parts(), mimetype="multipart/x-mixed-replace; boundary=frame",
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@bp.route("/destinations", methods=["GET", "POST"])
+@role_required(*HOSTS)
+def destinations() -> ResponseReturnValue:
+    """The host's push destinations; a pasted full push URL is split into server and key."""
+    session = get_db()
+    status = 200
+    if request.method == "POST":
+        try:
+            dest.add_destination(
+                session, current_user,
+                request.form.get("platform", ""),
+                request.form.get("server_url", ""),
+                request.form.get("stream_key", ""),
+            )
+        except dest.DestinationError as exc:
+            flash(str(exc), "error")
+            status = 400
+        else:
+            session.commit()
+            flash(_("已保存推流地址"), "success")
+            return redirect(url_for("live.destinations"))
+    return render_template(
+        "live/destinations.html",
+        destinations=dest.destinations_of(session, current_user.id),
+        platforms=dest.PLATFORMS,
+        mask_key=dest.mask_key,
+        form=request.form,
+    ), status
+
+
+@bp.post("/destinations/<int:destination_id>/delete")
+@role_required(*HOSTS)
+def delete_destination(destination_id: int) -> ResponseReturnValue:
+    """Remove one of the host's destinations."""
+    session = get_db()
+    try:
+        session.delete(dest.get_destination(session, current_user.id, destination_id))
+    except dest.DestinationError:
+        abort(404)
+    session.commit()
+    flash(_("已删除推流地址"), "info")
+    return redirect(url_for("live.destinations"))
+
+
+@bp.get("/sessions/<int:session_id>")
+@role_required(*HOSTS)
+def session_page(session_id: int) -> ResponseReturnValue:
+    """What happened in one broadcast: duration, recording, products shown, orders."""
+    session = get_db()
+    row = visible_session(session, session_id, current_user)
+    if row is None:
+        abort(404)
+    orders, gmv = session_totals(session, session_id)
+    products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_({s.product_id for s in row.segments})))}
+    return render_template("live/session.html", row=row, orders=orders, gmv=gmv, products=products)

@@ -1,0 +1,101 @@
+"""Frames inside the pipeline are I420 (planar YUV 4:2:0) numpy arrays of shape (H*3/2, W).
+
+Why I420 and not BGR: the encoder wants yuv420p, and ffmpeg's bgr24→yuv420p conversion plus a
+pipe twice as wide cost more than one SIMD cv2.cvtColor done in the capture thread (measured in
+bench/pipeline.py). The overlay is blended in I420 too, so nothing converts twice.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+def i420_planes(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views (no copies) of the Y, U and V planes of an I420 frame."""
+    y = frame[:height]
+    chroma = frame[height:].reshape(2, height // 2, width // 2)
+    return y, chroma[0], chroma[1]
+
+
+def bgr_to_i420(bgr: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Scale ``bgr`` to fill width×height (centre crop on aspect mismatch), then convert to I420.
+
+    Crop rather than letterbox: a phone-style 9:16 stream from a 16:9 webcam should show the
+    person, not a thin strip between black bars.
+    """
+    h, w = bgr.shape[:2]
+    if (w, h) != (width, height):
+        scale = max(width / w, height / h)
+        crop_w, crop_h = min(w, round(width / scale)), min(h, round(height / scale))
+        x0, y0 = (w - crop_w) // 2, (h - crop_h) // 2
+        cropped = bgr[y0:y0 + crop_h, x0:x0 + crop_w]
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        bgr = cv2.resize(cropped, (width, height), interpolation=interp)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
+
+
+def i420_to_bgr(frame: np.ndarray) -> np.ndarray:
+    """Convert an I420 frame back to BGR (for the preview, tests and the checklist)."""
+    return cv2.cvtColor(frame, cv2.COLOR_YUV2BGR_I420)
+
+
+class Timeline:
+    """The broadcast clock: seconds since the output loop's frame 0, on time.monotonic()."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+
+    def now(self) -> float:
+        """Seconds since the start of the broadcast."""
+        return time.monotonic() - self.t0
+
+
+@dataclass(frozen=True)
+class SourceFrame:
+    """One converted source frame; ``pts`` is on the :class:`Timeline`, ``seq`` counts from 1."""
+
+    pts: float
+    seq: int
+    image: np.ndarray
+
+
+class FrameBuffer:
+    """The few newest source frames, written by the capture thread and read by the output loop.
+
+    A paced file source publishes a frame or two ahead of its time; the output loop takes the
+    newest frame that is due. A camera's frames are due when they arrive, so the newest wins.
+    """
+
+    def __init__(self, depth: int = 8) -> None:
+        self._frames: deque[SourceFrame] = deque(maxlen=depth)
+        self._lock = threading.Lock()
+        self._seq = 0
+        self.last_arrival = 0.0  # timeline seconds of the newest publish (for stall detection)
+
+    def publish(self, pts: float, image: np.ndarray, arrival: float) -> None:
+        """Add a frame that becomes due at ``pts``."""
+        with self._lock:
+            self._seq += 1
+            self._frames.append(SourceFrame(pts, self._seq, image))
+            self.last_arrival = arrival
+
+    def due(self, at: float) -> SourceFrame | None:
+        """The newest frame with ``pts <= at``, forgetting older ones; None if none is due yet."""
+        with self._lock:
+            chosen: SourceFrame | None = None
+            while self._frames and self._frames[0].pts <= at:
+                chosen = self._frames.popleft()
+            if chosen is not None:
+                # Keep it at the front: with no newer frame, the next tick repeats it.
+                self._frames.appendleft(chosen)
+            return chosen
+
+    def clear(self) -> None:
+        """Forget every frame (after the source was lost: never show a stale picture again)."""
+        with self._lock:
+            self._frames.clear()

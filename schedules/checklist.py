@@ -1,0 +1,67 @@
+"""The pre-flight checklist: tests camera, microphone, destinations, disk and keys for real.
+
+Each check returns a plain :class:`CheckResult` whose message says, in plain words, what is wrong
+and what to do. Nothing here raises for a failed check: a failure is a result.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from capture import devices
+from schedules.destinations import DestinationError, mask_key, split_push_url
+
+# Two hours at the highest preset (2500 kbps video + 128 kbps audio) ≈ 2.4 GB; ask for 3 GB.
+DISK_NEED_MB = 3000
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One line of the checklist: ``level`` is ok, warn or fail."""
+
+    check: str
+    level: str
+    message: str
+    target: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.level != "fail"
+
+
+def check_stream_key(url: str) -> CheckResult:
+    """A destination URL must carry a stream key after the application path."""
+    try:
+        server, key = split_push_url(url)
+    except DestinationError as exc:
+        return CheckResult("key", "fail", str(exc), devices.mask_url(url))
+    if not key:
+        return CheckResult("key", "fail", "推流地址里没有推流码：请从平台直播后台复制完整的推流码", server)
+    return CheckResult("key", "ok", f"推流码已填写（{mask_key(key)}）", devices.mask_url(url))
+
+
+def _from_device(check: str, result: Any, target: str) -> CheckResult:
+    return CheckResult(check, "ok" if result.ok else "fail", result.message, target)
+
+
+def run_checks(*, video: str, audio: str, destinations: list[str], recording_dir: Path) -> list[CheckResult]:
+    """Run every check in the order a person would fix them: camera, microphone, disk, keys, network."""
+    results = [
+        _from_device("camera", devices.check_camera(video), video),
+        _from_device("microphone", devices.check_microphone(audio), audio),
+        _from_device("disk", devices.check_disk(recording_dir, DISK_NEED_MB), ""),
+    ]
+    if not destinations:
+        results.append(CheckResult("destinations", "warn", "没有选择推流平台：这次只录像，不推流到平台"))
+    for url in destinations:
+        key = check_stream_key(url)
+        results.append(key)
+        if key.ok:
+            results.append(_from_device("rtmp", devices.check_rtmp(url), devices.mask_url(url)))
+    return results
+
+
+def as_dicts(results: list[CheckResult]) -> list[dict[str, Any]]:
+    """JSON-ready results, with ``ok`` added."""
+    return [{**asdict(r), "ok": r.ok} for r in results]

@@ -1,0 +1,192 @@
+"""The live API with the real pipeline: a generated video file through cv2.VideoCapture, real
+ffmpeg, a real nginx-rtmp; the session record keeps the product timeline and its orders."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from capture.testing import ffprobe, grab_frame
+from tests import factories
+from tests.live_helpers import shows_scene
+
+BLUE_GREY_BGR = (0x99, 0x66, 0x33)  # the flat_video colour 0x336699 as OpenCV's BGR
+
+
+@pytest.fixture
+def farmer(session):
+    return factories.user(session, "farmer", "wang", display_name="王大姐", village="西王庄")
+
+
+@pytest.fixture
+def api(api_as, farmer):
+    return api_as(farmer)
+
+
+def start_body(video: Path, **kw):
+    return {"video": str(video), "audio": "none", "destinations": [], "preset": "480p30", **kw}
+
+
+def wait_until(predicate, timeout=15.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def order_body(product_id, quantity=1, **kw):
+    return {"product_id": product_id, "quantity": quantity, "buyer_name": "李四", "buyer_phone": "13800138000",
+            "address": "河北省邢台市巨鹿县", "channel": "douyin", **kw}
+
+
+def test_go_live_show_products_take_an_order_and_stop(app, api, session, farmer, flat_video, rtmp_server):
+    millet = factories.product(session, farmer, name="巨鹿小米", price_fen=1800, stock=50, link_no=1)
+    honey = factories.product(session, farmer, name="槐花蜂蜜", price_fen=4500, stock=20, link_no=2)
+    response = api.post("/api/live/start", json=start_body(flat_video, destinations=[rtmp_server.url("wang-secret-key")]))
+    assert response.status_code == 201, response.json
+    session_id = response.json["session_id"]
+    assert wait_until(lambda: api.get("/api/live/status").json["state"] == "live")
+
+    assert api.post("/api/live/show", json={"product_id": millet.id}).status_code == 200
+    time.sleep(1.0)
+    assert api.post("/api/live/show", json={"product_id": honey.id}).status_code == 200
+    ordered = api.post("/api/orders", json=order_body(honey.id, 2, session_id=session_id))
+    assert ordered.status_code == 201
+
+    status = api.get("/api/live/status").json
+    assert status["session_id"] == session_id and status["product_id"] == honey.id
+    assert status["product"] == {"id": honey.id, "stock": 18}
+    assert (status["orders"], status["gmv_fen"]) == (1, 9000)
+    assert status["dropped"] == 0
+    assert "wang-secret-key" not in str(status), "stream keys never appear in status"
+    assert status["destinations"][0]["url"].startswith(f"rtmp://127.0.0.1:{rtmp_server.port}/live/")
+    assert wait_until(lambda: api.get("/api/live/status").json["destinations"][0]["state"] == "live")
+
+    stopped = api.post("/api/live/stop").json
+    assert stopped["session_id"] == session_id and stopped["duration_s"] > 1
+    recording = Path(stopped["recording"])
+    assert recording.is_file()
+    streams = {s["codec_type"]: s for s in ffprobe(recording)["streams"]}
+    assert streams["video"]["codec_name"] == "h264" and streams["audio"]["codec_name"] == "aac"
+
+    record = api.get(f"/api/sessions/{session_id}").json
+    assert record["ended_at"] and record["recording"] == str(recording)
+    assert [s["product_id"] for s in record["segments"]] == [millet.id, honey.id]
+    first, second = record["segments"]
+    assert first["start_s"] < first["end_s"] <= second["start_s"] < second["end_s"]
+    assert (record["orders"], record["gmv_fen"]) == (1, 9000)
+    assert api.get("/api/live/status").json["state"] == "idle"
+
+
+def test_selling_out_reaches_the_pushed_video(app, api, session, farmer, flat_video, rtmp_server):
+    honey = factories.product(session, farmer, name="槐花蜂蜜", price_fen=4500, stock=3, link_no=2, origin="河北巨鹿")
+    api.post("/api/live/start", json=start_body(flat_video, destinations=[rtmp_server.url("k")]))
+    api.post("/api/live/show", json={"product_id": honey.id})
+    live = app.extensions["cunbo.live"]
+    in_stock = live.scene
+    assert in_stock.stock == 3
+    assert api.post("/api/orders", json=order_body(honey.id, 3)).status_code == 201
+    sold_out = live.scene
+    assert sold_out.stock == 0, "the order updated the overlay at once"
+    assert wait_until(lambda: api.get("/api/live/status").json["destinations"][0]["state"] == "live")
+    frame = grab_frame(rtmp_server.url("k"), (854, 480), skip_s=0.5)
+    assert shows_scene(frame, sold_out, in_stock, BLUE_GREY_BGR), "the pushed video shows 已售罄"
+    assert api.post("/api/orders", json=order_body(honey.id, 1)).status_code == 409
+    api.post("/api/live/stop")
+
+
+def test_a_stock_change_made_elsewhere_reaches_the_card(app, api, session, farmer, flat_video):
+    millet = factories.product(session, farmer, name="巨鹿小米", stock=10)
+    api.post("/api/live/start", json=start_body(flat_video))
+    api.post("/api/live/show", json={"product_id": millet.id})
+    from catalog import services as catalog
+
+    catalog.adjust_stock(session, millet.id, -4, farmer, "盘点")
+    session.commit()
+    live = app.extensions["cunbo.live"]
+    assert wait_until(lambda: live.scene.stock == 6, timeout=5)
+    api.post("/api/live/stop")
+
+
+def test_overlay_controls(app, api, session, farmer, flat_video):
+    millet = factories.product(session, farmer, name="巨鹿小米", price_fen=2000, promo_price_fen=1500, stock=10)
+    api.post("/api/live/start", json=start_body(flat_video))
+    refused = api.post("/api/live/overlay", json={"countdown_s": 60})
+    assert refused.status_code == 400 and "先选一个商品" in refused.json["error"]
+    api.post("/api/live/show", json={"product_id": millet.id})
+    live = app.extensions["cunbo.live"]
+    assert live.scene.show_promo and live.scene.promo_price_fen == 1500
+    assert api.post("/api/live/overlay", json={"countdown_s": 5}).status_code == 400
+    overlay = api.post("/api/live/overlay", json={"countdown_s": 60, "show_promo": False,
+                                                  "qr": True, "qr_text": "https://shop.example/xm"}).json
+    assert 58 <= overlay["countdown_left_s"] <= 60 and overlay["qr"] and not overlay["show_promo"]
+    assert live.scene.qr_text == "https://shop.example/xm" and not live.scene.show_promo
+    overlay = api.post("/api/live/overlay", json={"cancel_countdown": True, "qr": False}).json
+    assert overlay["countdown_left_s"] is None and not overlay["qr"] and live.scene.qr_text is None
+    api.post("/api/live/show", json={"product_id": None})
+    assert not live.scene.has_product
+    api.post("/api/live/stop")
+
+
+def test_one_broadcast_at_a_time(app, api, flat_video):
+    assert api.post("/api/live/start", json=start_body(flat_video)).status_code == 201
+    again = api.post("/api/live/start", json=start_body(flat_video))
+    assert again.status_code == 409 and "已经在直播" in again.json["error"]
+    api.post("/api/live/stop")
+    nothing = api.post("/api/live/stop")
+    assert nothing.status_code == 409 and nothing.json["error"]
+
+
+def test_missing_camera_is_a_clear_error_and_records_nothing(app, api, session):
+    response = api.post("/api/live/start", json={"video": "7", "audio": "none", "destinations": []})
+    assert response.status_code == 400
+    assert "摄像头" in response.json["error"]
+    assert api.get("/api/live/status").json["state"] == "idle"
+    from schedules.models import LiveSession
+
+    assert session.query(LiveSession).count() == 0
+
+
+def test_bad_settings_are_refused_before_anything_starts(app, api):
+    response = api.post("/api/live/start", json={"video": "testsrc", "audio": "none",
+                                                 "destinations": ["http://not-rtmp/x"]})
+    assert response.status_code == 400 and response.json["error"]
+    response = api.post("/api/live/start", json={"video": "testsrc", "preset": "4k"})
+    assert response.status_code == 400 and response.json["fields"][0]["field"] == "preset"
+
+
+def test_a_farmer_shows_only_their_own_products(app, api, session, flat_video):
+    other = factories.user(session, "farmer", "li")
+    theirs = factories.product(session, other, name="别人的枣")
+    api.post("/api/live/start", json=start_body(flat_video))
+    response = api.post("/api/live/show", json={"product_id": theirs.id})
+    assert response.status_code == 404
+    api.post("/api/live/stop")
+
+
+@pytest.mark.parametrize("role", ["partner", "trainer"])
+def test_roles_that_do_not_broadcast_get_403(app, api_as, session, role):
+    outsider = api_as(factories.user(session, role))
+    assert outsider.post("/api/live/start", json={"video": "testsrc"}).status_code == 403
+    assert outsider.get("/api/live/status").status_code == 403
+
+
+def test_another_farmers_session_is_404(app, api, api_as, session, flat_video):
+    session_id = api.post("/api/live/start", json=start_body(flat_video)).json["session_id"]
+    api.post("/api/live/stop")
+    other = api_as(factories.user(session, "farmer", "li"))
+    assert other.get(f"/api/sessions/{session_id}").status_code == 404
+    assert api.get(f"/api/sessions/{session_id}").status_code == 200
+
+
+def test_stopping_the_app_stops_the_broadcast(app, api, flat_video, session):
+    session_id = api.post("/api/live/start", json=start_body(flat_video)).json["session_id"]
+    for hook in app.extensions["cunbo.shutdown_hooks"]:
+        hook()
+    from schedules.models import LiveSession
+
+    row = session.get(LiveSession, session_id)
+    assert row.ended_at is not None and row.recordings

@@ -1,0 +1,101 @@
+"""The farmer's whole live journey in headless Chromium, against a real server, a video-file
+camera and a real RTMP server: checklist, go live, switch products by tap and by key, log an
+order, see the card sell out on the pushed video, stop, read the session record."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from capture.testing import grab_frame
+from tests import factories
+from tests.live_helpers import shows_scene
+
+pytestmark = pytest.mark.browser
+BLUE_GREY_BGR = (0x99, 0x66, 0x33)
+
+
+def test_farmer_goes_live_sells_out_and_stops(page: Page, app, server_url, session, flat_video, rtmp_server,
+                                               screenshot_dir):
+    farmer = factories.user(session, "farmer", "wang", display_name="王大姐", village="西王庄")
+    millet = factories.product(session, farmer, name="巨鹿小米", price_fen=1800, stock=3, link_no=1, origin="河北巨鹿")
+    honey = factories.product(session, farmer, name="槐花蜂蜜", price_fen=4500, stock=20, link_no=2)
+    shot = lambda name: page.screenshot(path=str(screenshot_dir / f"live-{name}.png"), full_page=True)  # noqa: E731
+    page.set_viewport_size({"width": 1366, "height": 768})
+
+    page.goto(f"{server_url}/auth/login")
+    page.get_by_label("用户名").fill("wang")
+    page.get_by_label("密码").fill(factories.PASSWORD)
+    page.get_by_role("button", name="登录").click()
+
+    # A pasted full push URL is split into server and key; the key is shown masked.
+    page.goto(f"{server_url}/live/destinations")
+    page.get_by_label("平台").select_option("douyin")
+    page.get_by_label("推流地址（服务器）").fill(rtmp_server.url("wang-key-8888"))
+    page.get_by_role("button", name="保存").click()
+    expect(page.get_by_text("已保存推流地址")).to_be_visible()
+    expect(page.locator("code")).to_have_text("wa******88")
+    shot("01-destinations")
+
+    page.goto(f"{server_url}/live/")
+    page.get_by_text("更多设置").click()
+    page.locator("#video-other").fill(str(flat_video))
+    page.locator("#audio").select_option("none")
+    page.get_by_role("button", name="检查设备").click()
+    expect(page.locator("#checklist li.check")).to_have_count(5)
+    expect(page.locator("#checklist li.fail")).to_have_count(0)
+    expect(page.get_by_text("检查通过，可以开播")).to_be_visible()
+    shot("02-checklist")
+
+    page.get_by_role("button", name="开始直播").click()
+    expect(page.locator("#health")).to_have_text("正常", timeout=20_000)
+    expect(page.locator("#preview")).to_be_visible()
+    page.wait_for_function("document.getElementById('preview').naturalWidth > 0", timeout=10_000)
+    cards = page.locator(".pcard")
+    expect(cards.nth(0)).to_have_class("pcard on-air")  # the first product goes on air with the start
+
+    cards.nth(1).click()
+    expect(cards.nth(1)).to_have_class("pcard on-air")
+    page.locator(".side-head h2").click()  # focus off any input, as a person reaching for the keys
+    page.keyboard.press("1")
+    expect(cards.nth(0)).to_have_class("pcard on-air")
+    expect(page.locator("#order-product")).to_have_value(str(millet.id))
+    shot("03-product-on-air")
+
+    live = app.extensions["cunbo.live"]
+    in_stock = live.scene
+    form = page.locator("#order-form")
+    form.get_by_label("买家姓名").fill("张三")
+    form.get_by_label("手机号").fill("138 0013 8000")
+    form.get_by_label("收货地址").fill("北京市朝阳区建国路 1 号")
+    form.get_by_role("button", name="加一").click()
+    form.get_by_role("button", name="加一").click()
+    form.get_by_text("抖音", exact=True).click()
+    form.get_by_role("button", name="记下这一单").click()
+    expect(page.locator("#message")).to_contain_text("已记下一单")
+    expect(cards.nth(0)).to_have_class("pcard on-air sold-out")
+    expect(cards.nth(0).locator(".stock")).to_contain_text("已售罄")
+    expect(page.locator("#tally-orders")).to_have_text("1", timeout=5_000)
+    expect(page.locator("#tally-gmv")).to_have_text("¥54.00")
+    shot("04-sold-out")
+
+    sold_out = live.scene
+    assert sold_out.stock == 0
+    frame = grab_frame(rtmp_server.url("wang-key-8888"), (854, 480), skip_s=0.5)
+    assert shows_scene(frame, sold_out, in_stock, BLUE_GREY_BGR), "the pushed video shows the card sold out"
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="结束直播").click()
+    expect(page.locator("#summary-link")).to_be_visible(timeout=20_000)
+    expect(page.locator("#health")).to_have_text("未开播")
+    shot("05-stopped")
+    page.locator("#summary-link").click()
+    expect(page.get_by_role("heading", name="展示过的商品")).to_be_visible()
+    expect(page.get_by_role("cell", name="槐花蜂蜜")).to_be_visible()
+    expect(page.get_by_text("¥54.00")).to_be_visible()
+    shot("06-session-record")
+
+    from schedules.models import LiveSession
+
+    record = session.query(LiveSession).one()
+    assert [s.product_id for s in record.segments] == [millet.id, honey.id, millet.id]
+    assert record.ended_at is not None and record.recordings
