@@ -1,9 +1,12 @@
-"""Scene switch latency: set_scene() to the first output frame carrying the new card. Prints figures.
+"""Product switch latency: the request to the first output frame carrying the new card. Prints figures.
 
 A 720p30 broadcast (test pattern, real encoder, no destination) gets 200 product switches at
-random phases of the frame clock; for each, the time from the set_scene call to the moment the
-first frame showing that scene is handed to the encoder. Also the render time alone (how long
-set_scene itself takes). Target: ≤ 33 ms (one frame at 30 fps).
+random phases of the frame clock, in three ways: new cards (a full Pillow render each time),
+cycling a cached 4-product lineup, and the console's own path (LiveService.show: the product
+read from a SQLite catalog, the scene built, the segment recorded). For each switch: the time
+from the request to the moment the first frame showing it is handed to the encoder, how many
+output frames later that frame was (1 = the very next frame), and the time spent inside the call.
+Target (issue 6): ≤ 1 frame (33 ms at 30 fps).
 
     .venv/bin/python -m bench.switch [--switches 200]
 """
@@ -25,6 +28,61 @@ ROOT = Path(__file__).resolve().parents[1]
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def measure(sup, switch, count, rng, pause):  # type: ignore[no-untyped-def]
+    """Run ``count`` switches; ``switch(i)`` asks for one and returns its scene version."""
+    latencies, renders, missed, late = [], [], 0, []
+    for i in range(count):
+        pause.wait(rng.uniform(0.02, 0.12))  # a random phase against the 33 ms frame clock
+        frames_before = sup.frames_out
+        asked = time.monotonic()
+        version = switch(i)
+        rendered = time.monotonic()
+        shown = sup.wait_scene_out(version, timeout=1.0)
+        if shown is None:
+            missed += 1
+            continue
+        late.append(sup.scene_frames - frames_before)
+        latencies.append((shown - asked) * 1000)
+        renders.append((rendered - asked) * 1000)
+    return latencies, renders, missed, late
+
+
+def console_switches(tmp: Path, count: int, rng, pause):  # type: ignore[no-untyped-def]
+    """The same switches through the live-session service, with the products in a real catalog."""
+    import db
+    from accounts import services as accounts
+    from catalog.models import Product
+    from schedules.live import LiveService
+
+    url = f"sqlite:///{tmp / 'switch.db'}"
+    db.upgrade(url)
+    sessions = db.make_session_factory(db.make_engine(url))
+    with sessions() as session:
+        host = accounts.create_user(session, "host", "farmer", "password123", display_name="张大姐", village="王家村")
+        ids = []
+        for n, (name, price, unit, stock) in enumerate([("烟台红富士苹果", 2550, "斤", 120), ("散养土鸡蛋", 4500, "盒", 0),
+                                                         ("秦岭土蜂蜜", 8800, "瓶", 35), ("五常大米", 6990, "袋", 200)]):
+            product = Product(sku=f"S{n}", name=name, unit=unit, price_fen=price, stock=stock, farmer_id=host.id,
+                              link_no=n + 1)
+            session.add(product)
+            session.flush()
+            ids.append(product.id)
+        session.commit()
+    live = LiveService(sessions, tmp)
+    live.start(host, video="testsrc", audio="none", destinations=[], record=False, preset="720p30")
+    sup = live.supervisor
+    assert sup is not None and sup.wait_for(lambda s: s["state"] == "live", 10)
+
+    def switch(i: int) -> int:
+        live.show(ids[i % len(ids)])
+        return sup.compositor.version
+
+    results = measure(sup, switch, count, rng, pause)
+    status = sup.status()
+    live.stop()
+    return results, status
 
 
 def main() -> int:
@@ -54,28 +112,26 @@ def main() -> int:
             return 1
         results = {}
         for phase in ("new", "lineup"):
-            latencies, renders, missed = [], [], 0
-            for i in range(args.switches):
-                pause.wait(rng.uniform(0.02, 0.12))  # a random phase against the 33 ms frame clock
+            def switch(i: int, phase: str = phase) -> int:
                 scene = products[(i + 1) % len(products)]
                 if phase == "new":  # a card never seen before: the full Pillow render every time
                     scene = replace(scene, product_name=f"{scene.product_name} {i}", stock=1000 + i)
-                asked = time.monotonic()
-                version = sup.set_scene(scene)
-                rendered = time.monotonic()
-                shown = sup.wait_scene_out(version, timeout=1.0)
-                if shown is None:
-                    missed += 1
-                    continue
-                latencies.append((shown - asked) * 1000)
-                renders.append((rendered - asked) * 1000)
-            results[phase] = (latencies, renders, missed)
+                return sup.set_scene(scene)
+
+            results[phase] = measure(sup, switch, args.switches, rng, pause)
         status = sup.status()
         sup.stop()
-    print(f"output fps {status['fps']}, dropped {status['dropped']}")
-    for phase, (latencies, renders, missed) in results.items():
-        what = "new cards (rendered)" if phase == "new" else "cycling a 4-product lineup (cached cards)"
+        results["console"], console_status = console_switches(Path(tmp), args.switches, rng, pause)
+    print(f"output fps {status['fps']}, dropped {status['dropped']} "
+          f"(console run: {console_status['fps']} fps, dropped {console_status['dropped']})")
+    names = {"new": "new cards (rendered)", "lineup": "cycling a 4-product lineup (cached cards)",
+             "console": "the console path, LiveService.show(product id) on a SQLite catalog"}
+    for phase, (latencies, renders, missed, late) in results.items():
+        what = names[phase]
         print(f"{what}: {len(latencies)} switches, {missed} not seen within 1 s")
+        next_frame = sum(1 for n in late if n <= 1)
+        print(f"  shown in the very next output frame: {next_frame}/{len(late)}; "
+              f"frames late max {max(late)} (1 = next frame)")
         print(f"  set_scene → first frame with the new card: median {statistics.median(latencies):.1f} ms, "
               f"p99 {percentile(latencies, 99):.1f} ms, max {max(latencies):.1f} ms  (target ≤ 33 ms)")
         print(f"  of which inside set_scene (render + swap): median {statistics.median(renders):.1f} ms, "
