@@ -138,11 +138,15 @@ class LiveService:
             base_scene = OverlayScene(farmer_name=host.name, village=host.village, qr_text=qr_text or None)
             supervisor.set_scene(base_scene)
             supervisor.start()  # raises CaptureError: nothing recorded in the database then
-            with self._sessions() as session:
-                record_row = LiveSession(host_id=host.id, video=video[:255], audio=audio[:255])
-                session.add(record_row)
-                session.commit()
-                session_id = record_row.id
+            try:
+                with self._sessions() as session:
+                    record_row = LiveSession(host_id=host.id, video=video[:255], audio=audio[:255])
+                    session.add(record_row)
+                    session.commit()
+                    session_id = record_row.id
+            except BaseException:
+                supervisor.stop()  # no broadcast may run without its session record
+                raise
             self._running = _Running(
                 session_id=session_id,
                 host_id=host.id,

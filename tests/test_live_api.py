@@ -190,3 +190,16 @@ def test_stopping_the_app_stops_the_broadcast(app, api, flat_video, session):
 
     row = session.get(LiveSession, session_id)
     assert row.ended_at is not None and row.recordings
+
+
+def test_a_database_failure_at_start_leaves_no_broadcast_running(tmp_path, session, flat_video, no_capture_leaks):
+    import db
+    from schedules.live import LiveService
+
+    farmer = factories.user(session, "farmer", "zhao")
+    # A database without tables: the session record cannot be written.
+    broken = db.make_session_factory(db.make_engine(f"sqlite:///{tmp_path / 'empty.db'}"))
+    live = LiveService(broken, tmp_path)
+    with pytest.raises(Exception, match="no such table"):
+        live.start(farmer, video=str(flat_video), audio="none", destinations=[], preset="480p30")
+    assert live.status()["state"] == "idle"
