@@ -1,15 +1,18 @@
 """Login pages: password for everyone, a PIN for farmers on the village PC."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from wtforms.fields.choices import SelectChoice
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.orm import Session
+from wtforms.fields.choices import SelectChoice
 
 from accounts import services as accounts
+from accounts.models import User
 from accounts.roles import FARMER
 from app.auth import bp
 from app.auth.forms import LoginForm, PinForm
@@ -30,6 +33,27 @@ def _pin_allowed() -> bool:
     return is_local_request() or not current_app.config["PIN_LOGIN_LOCAL_ONLY"]
 
 
+def _attempt(authenticate: Callable[[Session], User], refused: str) -> int | None:
+    """Try a login; None when it worked (the person is logged in), else the status to answer.
+
+    Failures are committed too: they are what the throttle counts.
+    """
+    session = get_db()
+    try:
+        user = authenticate(session)
+    except accounts.TooManyAttempts as exc:
+        session.commit()
+        flash(_("尝试次数过多，请 %(minutes)d 分钟后再试。", minutes=exc.minutes), "error")
+        return 429
+    except accounts.LoginRefused:
+        session.commit()
+        flash(refused, "error")
+        return 401
+    session.commit()
+    login_user(user)
+    return None
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     """Password login."""
@@ -40,20 +64,10 @@ def login() -> ResponseReturnValue:
     if request.method == "POST":
         csrf.protect()
         if form.validate():
-            session = get_db()
-            try:
-                user = accounts.authenticate(session, form.username.data, form.password.data, client_address())
-            except accounts.TooManyAttempts as exc:
-                session.commit()
-                flash(_("尝试次数过多，请 %(minutes)d 分钟后再试。", minutes=exc.minutes), "error")
-                status = 429
-            except accounts.LoginRefused:
-                session.commit()
-                flash(_("用户名或密码不对，请再试一次。"), "error")
-                status = 401
-            else:
-                session.commit()
-                login_user(user)
+            status = _attempt(lambda session: accounts.authenticate(
+                session, form.username.data, form.password.data, client_address()),
+                refused=_("用户名或密码不对，请再试一次。"))
+            if status is None:
                 return redirect(_safe_next())
         else:
             status = 400
@@ -76,19 +90,10 @@ def pin_login() -> ResponseReturnValue:
     if request.method == "POST":
         csrf.protect()
         if form.validate():
-            try:
-                user = accounts.authenticate_pin(session, form.username.data, form.pin.data, client_address())
-            except accounts.TooManyAttempts as exc:
-                session.commit()
-                flash(_("尝试次数过多，请 %(minutes)d 分钟后再试。", minutes=exc.minutes), "error")
-                status = 429
-            except accounts.LoginRefused:
-                session.commit()
-                flash(_("PIN 码不对，请再试一次。"), "error")
-                status = 401
-            else:
-                session.commit()
-                login_user(user)
+            status = _attempt(lambda session: accounts.authenticate_pin(
+                session, form.username.data, form.pin.data, client_address()),
+                refused=_("PIN 码不对，请再试一次。"))
+            if status is None:
                 return redirect(url_for("main.home"))
         else:
             status = 400
