@@ -21,7 +21,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import IO
 
@@ -194,7 +194,7 @@ class EncoderSink:
                 break
             self.busy_since = time.monotonic()
             try:
-                stdin.write(memoryview(frame).cast("B"))
+                stdin.write(frame.data.cast("B"))
                 stdin.flush()
             except (OSError, ValueError) as exc:  # ffmpeg died or closed its input
                 self._fail(f"encoder stopped reading frames: {exc}")
@@ -497,7 +497,7 @@ class PreviewHub:
         ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 70])
         return buf.tobytes() if ok else b""
 
-    def frames(self) -> Iterator[bytes]:
+    def frames(self) -> Generator[bytes, None, None]:
         """JPEG frames as they come; subscribes on first iteration, unsubscribes on close."""
         with self._cond:
             self.subscribers += 1

@@ -206,7 +206,7 @@ def render_product_card(scene: OverlayScene, width: int, scale: float) -> Image.
     small, name_size = font(round(24 * scale)), min(round(36 * scale), int(inner_w / NAME_MIN_SHOWN))
     name_font, price_font, unit_font = font(name_size), font(round(58 * scale)), font(round(28 * scale))
 
-    rows: list[tuple[int, Callable[[ImageDraw.ImageDraw, int], None]]] = []
+    rows: list[tuple[float, Callable[[ImageDraw.ImageDraw, int], None]]] = []
 
     def badge_row(draw: ImageDraw.ImageDraw, y: int) -> None:
         x = inner_x
@@ -270,7 +270,7 @@ def render_product_card(scene: OverlayScene, width: int, scale: float) -> Image.
     y = pad
     for row_h, paint in rows:
         paint(draw, y)
-        y += row_h + gap
+        y += round(row_h) + gap
     return card
 
 

@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,7 +217,7 @@ class Supervisor:
         frame = self._latest
         return i420_to_bgr(frame) if frame is not None else None
 
-    def mjpeg_frames(self) -> Iterator[bytes]:
+    def mjpeg_frames(self) -> Generator[bytes, None, None]:
         """JPEG preview frames (≤ preview_fps, scaled down); encoding runs only while at least one
         such generator is being iterated. Close the generator to unsubscribe."""
         return self._preview.frames()
@@ -313,6 +313,7 @@ class Supervisor:
                 continue
             tick += 1
             frame = self._buffer.due(due + period / 2) if self._source_state in ("ok", "ended") else None
+            key: tuple[object, ...]
             if frame is not None:
                 if frame.seq == last_seq:
                     self.duplicated += 1

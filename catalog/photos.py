@@ -81,7 +81,7 @@ def check_image(data: bytes) -> CheckedImage:
         with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; refuse all of it.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+            image: Image.Image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise PhotoRejected(f"照片像素太多（{width}×{height}），请换一张 (image has too many pixels)")

@@ -55,7 +55,7 @@ def name_keys(name: str) -> tuple[str, str]:
     """
     if _needs_phrases(name):
         # Non-Chinese text comes back one character a part, as in the character-by-character path.
-        syllables = [part.lower() for part in lazy_pinyin(name, errors=list)]
+        syllables = [part.lower() for part in lazy_pinyin(name, errors=list)]  # type: ignore[arg-type]  # pypinyin also takes a callable returning a list
     else:
         syllables = [_reading(c) if _is_han(c) else c.lower() for c in name]
     full = _NOT_KEY.sub("", "".join(syllables))

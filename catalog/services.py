@@ -11,9 +11,9 @@ import secrets
 import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -294,7 +294,7 @@ def search_key(text: str) -> str:
 
 def _product_query(
     viewer: User, *, q: str | None, farmer: str | None, active: bool | None
-) -> Select[tuple[Product]]:
+) -> Select[Product]:
     stmt = select(Product).where(visible_to(viewer))
     if q and search_key(q):
         key = search_key(q)
@@ -509,7 +509,7 @@ def record_change(
     return change
 
 
-_products = Product.__table__
+_products = cast(Table, Product.__table__)
 
 
 def adjust_stock(session: Session, product_id: int, delta: int, actor: User | None, reason: str) -> int:

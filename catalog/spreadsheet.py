@@ -333,7 +333,7 @@ def _existing(session: Session, skus: Sequence[str]) -> dict[str, _Existing]:
     for start in range(0, len(wanted), 500):
         # Literal values let PostgreSQL hash the list instead of comparing each row with 500
         # parameters (measured: 20x faster on a fresh table); SQLAlchemy escapes them.
-        chunk = bindparam("skus", wanted[start:start + 500], expanding=True, literal_execute=True)
+        chunk: Any = bindparam("skus", wanted[start:start + 500], expanding=True, literal_execute=True)
         stmt = select(Product.id, Product.farmer_id, *columns).where(Product.sku.in_(chunk))
         for row in session.execute(stmt):
             values = dict(zip(EDITABLE_FIELDS, row[2:]))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -73,17 +74,18 @@ def farmer_earnings(
         farmer_id = actor.id
     elif actor.role not in MANAGERS:
         raise NotAllowed("您的账号不能查看收入 (your role cannot see earnings)")
+    columns: tuple[Any, ...] = (
+        User.id, User.username, User.display_name, Product.id, Product.name, Order.unit,
+        func.count(case((Order.status.in_(SOLD), Order.id))),
+        _sum_if(SOLD, Order.quantity),
+        _sum_if(SOLD, Order.total_fen),
+        _sum_if(HANDED_OFF, Order.total_fen),
+        _sum_if(SHIPPED, Order.total_fen),
+        _sum_if(DELIVERED, Order.total_fen),
+        func.count(case((Order.status == "cancelled", Order.id))),
+    )
     query = (
-        select(
-            User.id, User.username, User.display_name, Product.id, Product.name, Order.unit,
-            func.count(case((Order.status.in_(SOLD), Order.id))),
-            _sum_if(SOLD, Order.quantity),
-            _sum_if(SOLD, Order.total_fen),
-            _sum_if(HANDED_OFF, Order.total_fen),
-            _sum_if(SHIPPED, Order.total_fen),
-            _sum_if(DELIVERED, Order.total_fen),
-            func.count(case((Order.status == "cancelled", Order.id))),
-        )
+        select(*columns)
         .join(User, Order.farmer_id == User.id)
         .join(Product, Order.product_id == Product.id)
         .group_by(User.id, User.username, User.display_name, Product.id, Product.name, Order.unit)

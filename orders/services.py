@@ -17,9 +17,9 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import CursorResult, Result, Select, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -60,7 +60,7 @@ SOLD_STATUSES: tuple[str, ...] = ("new", "handed_off", "shipped", "delivered")
 
 # --- who sees what -------------------------------------------------------------------------------
 
-def visible_orders(actor: User) -> Select[tuple[Order]]:
+def visible_orders(actor: User) -> Select[Order]:
     """A query of the orders ``actor`` may see. Raises :class:`NotAllowed` for roles that see none."""
     query = select(Order)
     if actor.role in MANAGERS:
@@ -72,7 +72,7 @@ def visible_orders(actor: User) -> Select[tuple[Order]]:
     raise NotAllowed("您的账号不能查看订单 (your role cannot see orders)")
 
 
-def visible_handoffs(actor: User) -> Select[tuple[Handoff]]:
+def visible_handoffs(actor: User) -> Select[Handoff]:
     """A query of the batches ``actor`` may see. Raises :class:`NotAllowed` for other roles."""
     query = select(Handoff)
     if actor.role in MANAGERS:
@@ -82,7 +82,7 @@ def visible_handoffs(actor: User) -> Select[tuple[Handoff]]:
     raise NotAllowed("您的账号不能查看交接单 (your role cannot see hand-offs)")
 
 
-def _one_visible(session: Session, query: Callable[[User], Select[tuple[T]]], actor: User, key: Any,
+def _one_visible(session: Session, query: Callable[[User], Select[T]], actor: User, key: Any,
                  wanted: Any, missing: str) -> T:
     try:
         found = session.scalar(query(actor).where(key == wanted))
@@ -124,9 +124,14 @@ def _require_role(actor: User, roles: Iterable[str], doing: str) -> None:
 
 # Core statements on the tables rather than ORM-enabled ones: an order is logged on the hot path
 # of a live broadcast, and these skip the ORM's per-statement bookkeeping (bench/orders.py).
-_products = Product.__table__
-_changes = ProductChange.__table__
-_events = OrderEvent.__table__
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE matched (every ``execute`` of an UPDATE answers a CursorResult)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+_products = cast(Table, Product.__table__)
+_changes = cast(Table, ProductChange.__table__)
+_events = cast(Table, OrderEvent.__table__)
 
 
 def _take_stock(session: Session, product: Product, quantity: int) -> int:
@@ -326,12 +331,12 @@ def _set_if_new(session: Session, order: Order, **values: Any) -> None:
 
     Raises :class:`OrderFrozen` or :class:`WrongState` when it is not.
     """
-    changed = session.execute(
+    changed = _rowcount(session.execute(
         update(Order)
         .where(Order.id == order.id, Order.status == "new", Order.handoff_id.is_(None))
         .values(updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if changed != 1:
         _refuse_unless_new(session, order)
     session.refresh(order)
@@ -389,11 +394,11 @@ def update_order(
     changes = [f"{k}: {getattr(order, k)} → {v}" for k, v in values.items() if getattr(order, k) != v]
     delta = 0
     if quantity is not None:
-        quantity = clean_quantity(quantity)
-        delta = quantity - order.quantity
-    if delta:
-        values.update(quantity=quantity, total_fen=order.unit_price_fen * quantity)
-        changes.append(f"quantity: {order.quantity} → {quantity}")
+        new_quantity = clean_quantity(quantity)
+        delta = new_quantity - order.quantity
+        if delta:
+            values.update(quantity=new_quantity, total_fen=order.unit_price_fen * new_quantity)
+            changes.append(f"quantity: {order.quantity} → {new_quantity}")
     if not changes:
         return order
     # The state check comes first so that a frozen order never touches the stock.
@@ -447,12 +452,12 @@ def hand_off(session: Session, *, actor: User, order_ids: Sequence[int], partner
     handoff = Handoff(partner_id=partner_user.id, created_by_id=actor.id, created_at=now, note=note.strip()[:500])
     session.add(handoff)
     session.flush()
-    moved = session.execute(
+    moved = _rowcount(session.execute(
         update(Order)
         .where(Order.id.in_(ids), Order.status == "new", Order.handoff_id.is_(None))
         .values(status="handed_off", handoff_id=handoff.id, updated_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if moved != len(ids):
         # Someone cancelled or handed off one of them since we looked; the caller rolls back.
         raise Conflict("有订单刚被别人改动了，请刷新后再交接 (orders changed meanwhile, nothing was handed off)")
@@ -474,12 +479,12 @@ def ack_handoff(session: Session, *, actor: User, handoff_id: int) -> Handoff:
     if actor.id != handoff.partner_id:
         raise NotAllowed("只有发货方本人可以确认取件 (only the partner confirms pick-up)")
     now = utcnow()
-    acked = session.execute(
+    acked = _rowcount(session.execute(
         update(Handoff)
         .where(Handoff.id == handoff.id, Handoff.acked_at.is_(None))
         .values(acked_at=now, acked_by_id=actor.id)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     session.refresh(handoff)
     if acked:
         for order in handoff.orders:
@@ -517,12 +522,12 @@ def add_shipment(session: Session, *, actor: User, order_id: int, carrier: str, 
     if order.status == "shipped" and (order.carrier, order.tracking_no) == (carrier, tracking_no):
         return order
     before = order.status
-    changed = session.execute(
+    changed = _rowcount(session.execute(
         update(Order)
         .where(Order.id == order.id, Order.status == before)
         .values(status="shipped", carrier=carrier, tracking_no=tracking_no, updated_at=utcnow())
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if changed != 1:
         raise Conflict("订单刚被别人改动了，请刷新后再试 (order changed meanwhile)")
     note = f"{carrier} {tracking_no}" if before == "handed_off" else f"更正运单号：{carrier} {tracking_no}"
@@ -539,12 +544,12 @@ def mark_delivered(session: Session, *, actor: User, order_id: int) -> Order:
     """
     order = get_order(session, actor, order_id)
     _require_role(actor, (*MANAGERS, PARTNER), "确认签收")
-    changed = session.execute(
+    changed = _rowcount(session.execute(
         update(Order)
         .where(Order.id == order.id, Order.status == "shipped")
         .values(status="delivered", updated_at=utcnow())
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     session.refresh(order)
     if changed != 1:
         raise WrongState(f"订单 #{order.id} 现在是“{STATUS_LABELS[order.status]}”，发货后才能签收 (ship it first)")

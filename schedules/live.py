@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from accounts.models import User
 from capture.overlay import OverlayScene
-from capture.settings import CaptureSettings
+from capture.settings import CaptureSettings, LayoutName, PresetName
 from capture.supervisor import Supervisor
 from catalog.models import Product
 from db import utcnow
@@ -110,8 +110,8 @@ class LiveService:
         audio: str,
         destinations: list[str],
         record: bool = True,
-        preset: str = "720p30",
-        layout: str = "landscape",
+        preset: PresetName = "720p30",
+        layout: LayoutName = "landscape",
         qr_text: str | None = None,
         lineup: list[int] | None = None,
     ) -> int:

@@ -64,11 +64,12 @@ def login() -> ResponseReturnValue:
     if request.method == "POST":
         csrf.protect()
         if form.validate():
-            status = _attempt(lambda session: accounts.authenticate(
+            failed = _attempt(lambda session: accounts.authenticate(
                 session, form.username.data, form.password.data, client_address()),
                 refused=_("用户名或密码不对，请再试一次。"))
-            if status is None:
+            if failed is None:
                 return redirect(_safe_next())
+            status = failed
         else:
             status = 400
     return render_template("auth/login.html", form=form, pin_allowed=_pin_allowed()), status
@@ -90,11 +91,12 @@ def pin_login() -> ResponseReturnValue:
     if request.method == "POST":
         csrf.protect()
         if form.validate():
-            status = _attempt(lambda session: accounts.authenticate_pin(
+            failed = _attempt(lambda session: accounts.authenticate_pin(
                 session, form.username.data, form.pin.data, client_address()),
                 refused=_("PIN 码不对，请再试一次。"))
-            if status is None:
+            if failed is None:
                 return redirect(url_for("main.home"))
+            status = failed
         else:
             status = 400
     return render_template("auth/pin.html", form=form, farmers=farmers), status

@@ -29,6 +29,7 @@ from app.orders.common import (
 )
 from app.orders.forms import EditOrderForm, ImportForm, OrderForm
 from app.security import role_required
+from catalog.money import format_yuan
 from orders import earnings, importer
 from orders import services as orders
 from orders.errors import DuplicateOrder, OrderError
@@ -99,7 +100,7 @@ def new() -> ResponseReturnValue:
         else:
             session.commit()
             product_changed(order.product_id)
-            flash(_("已登记订单 #%(id)s，合计 %(total)s", id=order.id, total=template_helpers()["yuan"](order.total_fen)),
+            flash(_("已登记订单 #%(id)s，合计 %(total)s", id=order.id, total=format_yuan(order.total_fen)),
                   "success")
             return redirect(url_for("orders.show", order_id=order.id))
     elif form.is_submitted():
