@@ -105,7 +105,10 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
     event.listen(engine, "rollback", lambda conn: release(conn.info))
     # Closing a Connection mid-transaction fires "rollback" above; should one reach the pool some
     # other way (garbage-collected), the pool's own reset releases the turn as well.
-    event.listen(engine.pool, "reset", lambda dbapi_conn, record, *state: release(record.info))
+    def reset(dbapi_connection: Any, connection_record: Any, reset_state: Any) -> None:
+        release(connection_record.info)
+
+    event.listen(engine.pool, "reset", reset)
 
 
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:

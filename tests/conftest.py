@@ -83,6 +83,17 @@ def _push_request_context() -> None:
 
 
 @pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client whose requests each get their own contexts, as real requests do.
+
+    pytest-flask's own ``client`` is used ``with`` the client, which keeps the last request's
+    app context pushed: every later request in the test, from any client, then shared one ``g``
+    (its logged-in user, its database session), so a second client looked logged in.
+    """
+    return app.test_client()
+
+
+@pytest.fixture
 def session(app: Flask) -> Iterator[Session]:
     """A database session for arranging data and checking results (commit to make it visible)."""
     with app.extensions["cunbo.sessions"]() as s:

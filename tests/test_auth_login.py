@@ -66,8 +66,12 @@ def test_wrong_pin_is_refused(client, session):
     assert "PIN 码不对" in response.get_data(as_text=True)
 
 
-def test_pin_login_is_not_offered_from_another_computer(client, session):
+def test_pin_login_is_not_offered_from_another_computer(app, client, session):
     factories.user(session, "farmer", "wang", pin="2468")
+    with app.test_request_context():
+        from app import site
+
+        site.save(lan_access=True)  # even with LAN access on, PINs stay on the village PC
     remote = {"REMOTE_ADDR": "192.0.2.10"}
     response = client.get("/auth/pin", environ_base=remote)
     assert response.status_code == 302
