@@ -99,3 +99,22 @@ def test_farmer_goes_live_sells_out_and_stops(page: Page, app, server_url, sessi
     record = session.query(LiveSession).one()
     assert [s.product_id for s in record.segments] == [millet.id, honey.id, millet.id]
     assert record.ended_at is not None and record.recordings
+
+
+def test_the_console_fits_a_phone(page: Page, server_url, session, screenshot_dir):
+    farmer = factories.user(session, "farmer", "wang", display_name="王大姐")
+    for n, name in enumerate(["巨鹿小米", "槐花蜂蜜", "金银花茶"], start=1):
+        factories.product(session, farmer, name=name, price_fen=1800 + n * 100, stock=10, link_no=n)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{server_url}/auth/login")
+    page.get_by_label("用户名").fill("wang")
+    page.get_by_label("密码").fill(factories.PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.goto(f"{server_url}/live/")
+    expect(page.get_by_role("button", name="开始直播")).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the console scrolls sideways on a phone ({width} px wide)"
+    for selector in ("#btn-start", ".pcard", "#order-form button[type=submit]"):
+        box = page.locator(selector).first.bounding_box()
+        assert box and box["height"] >= 44, f"{selector} is too small to tap"
+    page.screenshot(path=str(screenshot_dir / "live-07-phone.png"), full_page=True)
