@@ -117,6 +117,17 @@ def login(client: FlaskClient, username: str, password: str = factories.PASSWORD
     assert response.status_code == 302, response.get_data(as_text=True)
 
 
+def browser_login(page, server_url: str, username: str) -> None:  # type: ignore[no-untyped-def]
+    """Log in through the real login page in the browser; waits for the home page."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{server_url}/auth/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(factories.PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("heading", name="您好", exact=False)).to_be_visible()
+
+
 class ApiClient:
     """A test client that calls the JSON API with a Bearer token, as a script would."""
 

@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests import factories
+from tests.conftest import browser_login
 
 pytestmark = pytest.mark.browser
 
@@ -28,10 +29,7 @@ def test_farmer_logs_in_with_the_keypad_and_sees_home(page: Page, server_url, se
 def test_admin_switches_to_english_on_a_tablet(page: Page, server_url, session, screenshot_dir):
     factories.user(session, "admin", "boss", display_name="管理员")
     page.set_viewport_size({"width": 800, "height": 1280})
-    page.goto(f"{server_url}/auth/login")
-    page.get_by_label("用户名").fill("boss")
-    page.get_by_label("密码").fill(factories.PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    browser_login(page, server_url, "boss")
     expect(page.get_by_role("link", name="用户").first).to_be_visible()
     page.get_by_role("link", name="English").click()
     expect(page.get_by_role("heading", name="Hello, 管理员")).to_be_visible()

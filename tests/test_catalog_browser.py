@@ -8,6 +8,7 @@ from sqlalchemy import select
 from catalog.models import Product
 
 from tests import factories
+from tests.conftest import browser_login
 
 pytestmark = pytest.mark.browser
 
@@ -29,10 +30,7 @@ def test_coordinator_imports_a_spreadsheet_reads_the_dry_run_and_finds_the_produ
         (tmp_path / f"{sku}.jpg").write_bytes(factories.image_bytes((900, 600), color=colour))
 
     page.set_viewport_size({"width": 1366, "height": 768})
-    page.goto(f"{server_url}/auth/login")
-    page.get_by_label("用户名").fill("zhang")
-    page.get_by_label("密码").fill(factories.PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    browser_login(page, server_url, "zhang")
     page.get_by_role("link", name="商品目录").first.click()
     page.get_by_role("link", name="从 Excel 导入").first.click()
 
@@ -91,10 +89,7 @@ def test_farmer_sees_own_products_on_a_tablet_in_english(page: Page, server_url,
     factories.product(session, wang, sku="W1", name="高山土蜂蜜", unit="瓶", price_fen=6800, stock=3)
     factories.product(session, li, sku="L1", name="核桃", unit="斤")
     page.set_viewport_size({"width": 800, "height": 1280})
-    page.goto(f"{server_url}/auth/login")
-    page.get_by_label("用户名").fill("wang")
-    page.get_by_label("密码").fill(factories.PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    browser_login(page, server_url, "wang")
     page.get_by_role("link", name="English").click()
     page.get_by_role("link", name="My products").first.click()
     expect(page.locator("table.catalog-list tbody tr")).to_have_count(1)

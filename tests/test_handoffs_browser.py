@@ -8,16 +8,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests import factories
+from tests.conftest import browser_login
 
 pytestmark = pytest.mark.browser
 
 
-def log_in(page: Page, server_url: str, username: str) -> None:
-    page.goto(f"{server_url}/auth/login")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(factories.PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page.get_by_role("heading", name="您好", exact=False)).to_be_visible()
+log_in = browser_login
 
 
 def test_coordinator_hands_five_orders_to_the_partner_who_picks_up_and_ships(

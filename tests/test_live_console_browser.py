@@ -8,6 +8,7 @@ from playwright.sync_api import Page, expect
 
 from capture.testing import grab_frame
 from tests import factories
+from tests.conftest import browser_login
 from tests.live_helpers import shows_scene
 
 pytestmark = pytest.mark.browser
@@ -22,10 +23,7 @@ def test_farmer_goes_live_sells_out_and_stops(page: Page, app, server_url, sessi
     shot = lambda name: page.screenshot(path=str(screenshot_dir / f"live-{name}.png"), full_page=True)  # noqa: E731
     page.set_viewport_size({"width": 1366, "height": 768})
 
-    page.goto(f"{server_url}/auth/login")
-    page.get_by_label("用户名").fill("wang")
-    page.get_by_label("密码").fill(factories.PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    browser_login(page, server_url, "wang")
 
     # A pasted full push URL is split into server and key; the key is shown masked.
     page.goto(f"{server_url}/live/destinations")
@@ -106,10 +104,7 @@ def test_the_console_fits_a_phone(page: Page, server_url, session, screenshot_di
     for n, name in enumerate(["巨鹿小米", "槐花蜂蜜", "金银花茶"], start=1):
         factories.product(session, farmer, name=name, price_fen=1800 + n * 100, stock=10, link_no=n)
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(f"{server_url}/auth/login")
-    page.get_by_label("用户名").fill("wang")
-    page.get_by_label("密码").fill(factories.PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    browser_login(page, server_url, "wang")
     page.goto(f"{server_url}/live/")
     expect(page.get_by_role("button", name="开始直播")).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
