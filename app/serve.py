@@ -18,17 +18,27 @@ class _Stop(SystemExit):
 
     A SystemExit, because waitress's dispatcher passes any other exception raised inside a
     socket callback to ``handle_error`` and carries on: a signal landing there was lost.
+    waitress's ``run`` catches it and closes the server.
     """
 
 
 def main() -> int:
-    """Run the server in the foreground until SIGTERM/SIGINT; then close it and run the shutdown hooks."""
+    """Run the server in the foreground until SIGTERM/SIGINT; then run the shutdown hooks and close."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("cunbo")
     app = create_app()
     server = create_server(app, host=app.config["HOST"], port=app.config["PORT"], threads=16)
+    pending_hooks = list(app.extensions.get(SHUTDOWN_HOOKS, []))
+
+    def run_hooks() -> None:
+        while pending_hooks:
+            pending_hooks.pop(0)()
 
     def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %s: stopping", signum)
+        # First the hooks: a live broadcast is stopped and its recording closed, which also ends
+        # every preview stream, so waitress does not wait for those requests to finish.
+        run_hooks()
         raise _Stop(signum)
 
     signal.signal(signal.SIGTERM, stop)
@@ -36,12 +46,8 @@ def main() -> int:
     print(f"村播 Cunbo: http://{app.config['HOST']}:{app.config['PORT']}/  (Ctrl+C 停止)", flush=True)
     try:
         server.run()
-    except _Stop as exc:
-        log.info("signal %s: stopping", exc.args[0])
     finally:
-        # Hooks first (a live broadcast is stopped and its recording closed), then the sockets.
-        for hook in app.extensions.get(SHUTDOWN_HOOKS, []):
-            hook()
+        run_hooks()
         server.close()
     return 0
 
