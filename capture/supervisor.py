@@ -267,12 +267,22 @@ class Supervisor:
     def _on_relay_state(self, relay: Relay, state: str) -> None:
         self._emit("destination", {"url": relay.masked, "state": state})
 
+    def _recording_path(self) -> Path:
+        """A recording file name not used yet: a pipeline restarted within the same second (a
+        layout switch) must never overwrite the file before it."""
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        number = len(self._segments) + 1
+        while True:
+            path = self.settings.recording_dir / f"cunbo-{stamp}-{number:02d}.mkv"
+            if not path.exists():
+                return path
+            number += 1
+
     def _new_encoder(self) -> EncoderSink:
         """Start an encoder writing the next recording segment. Raises EncoderError."""
         recording = None
         if self.settings.record:
-            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            recording = self.settings.recording_dir / f"cunbo-{stamp}-{len(self._segments) + 1:02d}.mkv"
+            recording = self._recording_path()
             self._segments.append(recording)
         assert self._audio is not None
         encoder = EncoderSink(

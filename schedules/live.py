@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from accounts.models import User
+from capture.errors import CaptureError
 from capture.overlay import OverlayScene
 from capture.settings import CaptureSettings, LayoutName, PresetName
 from capture.supervisor import Supervisor
@@ -77,6 +78,9 @@ class _Running:
     qr_on: bool = False
     watch_stop: threading.Event = field(default_factory=threading.Event)
     watcher: threading.Thread | None = None
+    settings: CaptureSettings | None = None
+    # Recording files of this session so far (a layout switch starts a new pipeline and file).
+    recordings: list[str] = field(default_factory=list)
 
 
 SupervisorFactory = Callable[[CaptureSettings], Supervisor]
@@ -157,6 +161,7 @@ class LiveService:
                 lineup=list(lineup or []),
                 qr_text=qr_text or "",
                 qr_on=bool(qr_text),
+                settings=settings,
             )
             running = self._running
             running.watcher = threading.Thread(
@@ -175,25 +180,30 @@ class LiveService:
             running = self._running
             if running is None:
                 raise NotLive("现在没有在直播 (no broadcast is running)")
-            elapsed = self._elapsed(running)
-            running.watch_stop.set()
             result = running.supervisor.stop()
-            self._running = None
-            recordings = [str(p) for p in result.recordings]
-            with self._sessions() as session:
-                self._close_segment(session, running, elapsed)
-                row = session.get(LiveSession, running.session_id)
-                assert row is not None
-                row.ended_at = utcnow()
-                row.recordings = "\n".join(recordings)
-                session.commit()
-            log.info("live session %s stopped after %.1f s", running.session_id, elapsed)
-            return {
-                "session_id": running.session_id,
-                "recording": recordings[0] if recordings else None,
-                "recordings": recordings,
-                "duration_s": round(result.duration_s, 3),
-            }
+            running.recordings += [str(p) for p in result.recordings]
+            return self._finish(running)
+
+    def _finish(self, running: _Running) -> dict[str, Any]:
+        """Close the session record once its pipeline has stopped."""
+        elapsed = self._elapsed(running)
+        running.watch_stop.set()
+        self._running = None
+        recordings = running.recordings
+        with self._sessions() as session:
+            self._close_segment(session, running, elapsed)
+            row = session.get(LiveSession, running.session_id)
+            assert row is not None
+            row.ended_at = utcnow()
+            row.recordings = "\n".join(recordings)
+            session.commit()
+        log.info("live session %s stopped after %.1f s", running.session_id, elapsed)
+        return {
+            "session_id": running.session_id,
+            "recording": recordings[0] if recordings else None,
+            "recordings": recordings,
+            "duration_s": round(elapsed, 3),
+        }
 
     def shutdown(self) -> None:
         """Stop the broadcast if one runs (the app is closing); never raises NotLive."""
@@ -294,6 +304,38 @@ class LiveService:
             running.scene = scene
             return scene
 
+    def set_layout(self, layout: LayoutName) -> None:
+        """Switch between landscape (16:9) and portrait (9:16) while live.
+
+        The picture size changes, so the pipeline is restarted with the same sources and
+        destinations: the session, its timeline and the overlay carry on, the recording continues
+        in a new file and the platforms see a short reconnect. Raises :class:`NotLive`, or
+        :class:`LiveError` when the new pipeline cannot start (the old layout is restored then).
+        """
+        with self._lock:
+            running = self._require_running()
+            old = running.settings
+            assert old is not None
+            if old.layout == layout:
+                return
+            result = running.supervisor.stop()
+            running.recordings += [str(p) for p in result.recordings]
+            for settings in (old.model_copy(update={"layout": layout}), old):
+                supervisor = self._make_supervisor(settings)
+                supervisor.set_scene(running.scene)
+                try:
+                    supervisor.start()
+                except CaptureError as exc:
+                    log.warning("could not restart the pipeline as %s: %s", settings.layout, exc)
+                    continue
+                running.supervisor, running.settings = supervisor, settings
+                if settings.layout == layout:
+                    log.info("live session %s switched to %s", running.session_id, layout)
+                    return
+                raise LiveError("切换横竖屏失败，已恢复原来的画面方向 (layout switch failed)")
+            self._finish(running)
+            raise LiveError("画面重新启动失败，直播已结束，请重新开播 (the pipeline could not restart; the live ended)")
+
     # -- reading ----------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
@@ -314,6 +356,7 @@ class LiveService:
                 product={"id": running.product_id, "stock": scene.stock} if running.product_id else None,
                 started_at=running.started_at.isoformat(),
                 overlay={
+                    "layout": running.settings.layout if running.settings else None,
                     "show_promo": scene.show_promo,
                     "qr": scene.qr_text is not None,
                     "qr_text": running.qr_text,

@@ -204,3 +204,30 @@ def test_a_database_failure_at_start_leaves_no_broadcast_running(tmp_path, sessi
     with pytest.raises(Exception, match="no such table"):
         live.start(farmer, video=str(flat_video), audio="none", destinations=[], preset="480p30")
     assert live.status()["state"] == "idle"
+
+
+def test_switching_to_portrait_while_live_keeps_the_session(app, api, session, farmer, flat_video, rtmp_server):
+    honey = factories.product(session, farmer, name="槐花蜂蜜", price_fen=4500, stock=20)
+    session_id = api.post("/api/live/start", json=start_body(flat_video, destinations=[rtmp_server.url("k")])).json[
+        "session_id"]
+    api.post("/api/live/show", json={"product_id": honey.id})
+    live = app.extensions["cunbo.live"]
+    assert wait_until(lambda: live.supervisor.latest_frame() is not None)
+    assert live.supervisor.latest_frame().shape[:2] == (480, 854)
+
+    overlay = api.post("/api/live/overlay", json={"layout": "portrait"})
+    assert overlay.status_code == 200 and overlay.json["layout"] == "portrait"
+    assert wait_until(lambda: api.get("/api/live/status").json["state"] == "live")
+    assert wait_until(lambda: (frame := live.supervisor.latest_frame()) is not None and frame.shape[:2] == (854, 480))
+    status = api.get("/api/live/status").json
+    assert status["session_id"] == session_id and status["product_id"] == honey.id
+    assert live.scene.product_name == "槐花蜂蜜", "the card stays on the video"
+    assert wait_until(lambda: api.get("/api/live/status").json["destinations"][0]["state"] == "live")
+
+    stopped = api.post("/api/live/stop").json
+    assert len(set(stopped["recordings"])) == 2, "the second pipeline never overwrites the first recording"
+    sizes = [(s["width"], s["height"]) for path in stopped["recordings"]
+             for s in ffprobe(path)["streams"] if s["codec_type"] == "video"]
+    assert sizes == [(854, 480), (480, 854)]
+    record = api.get(f"/api/sessions/{session_id}").json
+    assert record["recordings"] == stopped["recordings"] and len(record["segments"]) == 1

@@ -81,16 +81,23 @@ def test_farmer_goes_live_sells_out_and_stops(page: Page, app, server_url, sessi
     frame = grab_frame(rtmp_server.url("wang-key-8888"), (854, 480), skip_s=0.5)
     assert shows_scene(frame, sold_out, in_stock, BLUE_GREY_BGR), "the pushed video shows the card sold out"
 
+    page.get_by_text("竖屏（抖音）").click()
+    page.wait_for_function("document.getElementById('preview').naturalHeight > document.getElementById('preview').naturalWidth",
+                           timeout=15_000)
+    expect(page.locator("#health")).to_have_text("正常", timeout=15_000)
+    assert live.scene.stock == 0 and live.scene.product_name == "巨鹿小米", "the card survives the switch"
+    shot("05-portrait")
+
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="结束直播").click()
     expect(page.locator("#summary-link")).to_be_visible(timeout=20_000)
     expect(page.locator("#health")).to_have_text("未开播")
-    shot("05-stopped")
+    shot("06-stopped")
     page.locator("#summary-link").click()
     expect(page.get_by_role("heading", name="展示过的商品")).to_be_visible()
     expect(page.get_by_role("cell", name="槐花蜂蜜")).to_be_visible()
     expect(page.get_by_text("¥54.00")).to_be_visible()
-    shot("06-session-record")
+    shot("07-session-record")
 
     from schedules.models import LiveSession
 
@@ -112,4 +119,4 @@ def test_the_console_fits_a_phone(page: Page, server_url, session, screenshot_di
     for selector in ("#btn-start", ".pcard", "#order-form button[type=submit]"):
         box = page.locator(selector).first.bounding_box()
         assert box and box["height"] >= 44, f"{selector} is too small to tap"
-    page.screenshot(path=str(screenshot_dir / "live-07-phone.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir / "live-08-phone.png"), full_page=True)

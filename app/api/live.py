@@ -50,6 +50,7 @@ class OverlayBody(BaseModel):
     qr_text: str | None = Field(None, max_length=255)
     countdown_s: int | None = None
     cancel_countdown: bool = False
+    layout: Literal["landscape", "portrait"] | None = None
 
 
 class ChecklistBody(BaseModel):
@@ -110,10 +111,12 @@ def live_show() -> ResponseReturnValue:
 @bp.post("/live/overlay")
 @role_required(*HOSTS)
 def live_overlay() -> ResponseReturnValue:
-    """Flash-sale countdown, promotional price on/off, QR code on/off."""
+    """Flash-sale countdown, promotional price on/off, QR code on/off, landscape or portrait."""
     body = load_body(OverlayBody)
     try:
-        live_service().set_overlay(**body.model_dump())
+        if body.layout is not None:
+            live_service().set_layout(body.layout)
+        live_service().set_overlay(**body.model_dump(exclude={"layout"}))
     except LiveError as exc:
         raise _live_error(exc) from exc
     return jsonify(live_service().status()["overlay"])

@@ -165,9 +165,9 @@
     cards.forEach((c) => {
       if (Number(c.dataset.id) !== productId) return;
       c.dataset.stock = stock;
-      c.querySelector(".stock b").textContent = stock;
+      c.querySelector(".stock b").textContent = stock <= 0 ? "" : stock;
       c.classList.toggle("sold-out", stock <= 0);
-      c.querySelector(".stock").firstChild.textContent = stock <= 0 ? T.sold_out + " " : T.stock + " ";
+      c.querySelector(".stock").firstChild.textContent = stock <= 0 ? T.sold_out : T.stock + " ";
     });
   }
 
@@ -261,6 +261,22 @@
   $("btn-countdown-stop").addEventListener("click", () => overlay({ cancel_countdown: true }));
   $("toggle-promo").addEventListener("change", (e) => overlay({ show_promo: e.target.checked }));
   $("toggle-qr").addEventListener("change", (e) => overlay({ qr: e.target.checked, qr_text: $("qr-text").value.trim() }));
+  $("toggle-portrait").addEventListener("change", async (e) => {
+    const layout = e.target.checked ? "portrait" : "landscape";
+    $("layout").value = layout;
+    if (!state.live) return;
+    e.target.disabled = true;
+    say(T.switching, "info");
+    const res = await overlay({ layout });
+    e.target.disabled = false;
+    if (res.ok) {
+      say("");
+      $("preview").src = "/live/preview.mjpg?t=" + Date.now();  // the new pipeline's preview
+    } else {
+      e.target.checked = !e.target.checked;
+    }
+  });
+  $("layout").addEventListener("change", (e) => { $("toggle-portrait").checked = e.target.value === "portrait"; });
   document.querySelectorAll(".qty .step").forEach((b) => b.addEventListener("click", () => {
     const input = $("order-qty");
     input.value = Math.max(1, (Number(input.value) || 1) + Number(b.dataset.step));
