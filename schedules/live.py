@@ -21,10 +21,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from accounts.models import User
+from accounts.roles import FARMER
 from capture.errors import CaptureError
 from capture.overlay import OverlayScene
 from capture.settings import CaptureSettings, LayoutName, PresetName
 from capture.supervisor import Supervisor
+from catalog import services as catalog
+from catalog.errors import ProductNotFound
 from catalog.models import Product
 from db import utcnow
 from schedules.models import LiveSession, Segment
@@ -222,9 +225,10 @@ class LiveService:
         with self._lock:
             running = self._require_running()
             with self._sessions() as session:
-                product = session.get(Product, product_id)
-                if product is None or (viewer is not None and viewer.role == "farmer" and product.farmer_id != viewer.id):
-                    raise UnknownProduct(f"没有编号为 {product_id} 的商品 (no such product)")
+                try:
+                    product = catalog.get_product(session, product_id, viewer=viewer)
+                except ProductNotFound:
+                    raise UnknownProduct(f"没有编号为 {product_id} 的商品 (no such product)") from None
                 scene = self._product_scene(running.scene, product, same=running.product_id == product_id)
                 running.supervisor.set_scene(scene)
                 elapsed = self._elapsed(running)
@@ -440,6 +444,6 @@ class LiveService:
 def visible_session(session: Session, session_id: int, viewer: User) -> LiveSession | None:
     """A live session with its segments, or None when it does not exist or is another farmer's."""
     row = session.scalar(select(LiveSession).where(LiveSession.id == session_id))
-    if row is None or (viewer.role == "farmer" and row.host_id != viewer.id):
+    if row is None or (viewer.role == FARMER and row.host_id != viewer.id):
         return None
     return row

@@ -58,3 +58,21 @@ def test_a_destination_without_a_key_is_caught_before_the_network(api):
 def test_no_destination_is_a_warning_not_a_failure(api):
     checks, ready = checks_by_name(api.post("/api/live/checklist", json={"video": "testsrc", "audio": "none"}))
     assert ready and checks["destinations"]["level"] == "warn"
+
+
+def test_the_console_shows_each_products_card_photo(app, client, session):
+    from catalog.photos import add_photo
+    from tests.conftest import login
+
+    farmer = factories.user(session, "farmer", "wang")
+    coordinator = factories.user(session, "coordinator", "zhang")
+    millet = factories.product(session, farmer, name="巨鹿小米", link_no=1)
+    photo = add_photo(session, app.config["DATA_DIR"], millet, factories.image_bytes(), coordinator)
+    session.commit()
+    login(client, "wang")
+    page = client.get("/live/").get_data(as_text=True)
+    card_url = f"/catalog/photos/{photo.stem}/card.jpg"
+    assert card_url in page
+    response = client.get(card_url)
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    response.close()

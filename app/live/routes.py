@@ -3,19 +3,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from accounts.roles import ADMIN, COORDINATOR, FARMER
+from app.catalog.uploads import photo_urls
 from app.database import get_db
 from app.home import HomeCard, register_card
 from app.i18n import N_
 from app.live import bp, live_service
 from app.security import role_required
 from capture import devices
+from catalog import services as catalog
 from catalog.models import Product
 from orders.models import CHANNEL_LABELS
 from schedules import destinations as dest
@@ -33,18 +35,9 @@ register_card(HomeCard(title=N_("推流地址"), hint=N_("抖音、快手、淘�
                        endpoint="live.destinations", roles=HOSTS, order=60))
 
 
-def _lineup(viewer_id: int, role: str) -> list[Product]:
-    query = select(Product).where(Product.active.is_(True)).order_by(Product.link_no.is_(None), Product.link_no, Product.id)
-    if role == FARMER:
-        query = query.where(Product.farmer_id == viewer_id)
-    return list(get_db().scalars(query.limit(200)))
-
-
 def photo_url(product: Product) -> str | None:
     """The URL of a product's square card photo, or None when it has none."""
-    if not product.photos or "catalog.photo" not in current_app.view_functions:
-        return None
-    return url_for("catalog.photo", photo_id=product.photos[0].id, size="card")
+    return photo_urls(product)[0]["card"] if product.photos else None
 
 
 @bp.get("/")
@@ -52,7 +45,7 @@ def photo_url(product: Product) -> str | None:
 def console() -> ResponseReturnValue:
     """The one screen a farmer uses to go live and sell."""
     session = get_db()
-    products = _lineup(current_user.id, current_user.role)
+    products = catalog.list_products(session, viewer=current_user, active=True, sort="link_no", limit=200)
     return render_template(
         "live/console.html",
         products=products,
