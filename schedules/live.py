@@ -76,7 +76,6 @@ class _Running:
     scene: OverlayScene
     product_id: int | None = None
     open_segment_id: int | None = None
-    lineup: list[int] = field(default_factory=list)
     qr_text: str = ""
     qr_on: bool = False
     watch_stop: threading.Event = field(default_factory=threading.Event)
@@ -120,7 +119,6 @@ class LiveService:
         preset: PresetName = "720p30",
         layout: LayoutName = "landscape",
         qr_text: str | None = None,
-        lineup: list[int] | None = None,
     ) -> int:
         """Go live; returns the new session id.
 
@@ -161,7 +159,6 @@ class LiveService:
                 started_mono=time.monotonic(),
                 started_at=record_row.started_at,
                 scene=base_scene,
-                lineup=list(lineup or []),
                 qr_text=qr_text or "",
                 qr_on=bool(qr_text),
                 settings=settings,
@@ -246,10 +243,9 @@ class LiveService:
         """Take the product card off the video (the host talks about something else)."""
         with self._lock:
             running = self._require_running()
-            scene = replace(
-                running.scene, product_name="", price_fen=None, promo_price_fen=None, stock=None,
-                link_no=None, origin="", unit="", countdown_ends_at=None,
-            )
+            # What stays on the video without a product: the host card and the QR code.
+            shown = running.scene
+            scene = OverlayScene(farmer_name=shown.farmer_name, village=shown.village, qr_text=shown.qr_text)
             running.supervisor.set_scene(scene)
             with self._sessions() as session:
                 self._close_segment(session, running, self._elapsed(running))

@@ -33,7 +33,6 @@ class StartBody(BaseModel):
     layout: Literal["landscape", "portrait"] = "landscape"
     broadcast_id: int | None = None
     qr_text: str | None = Field(None, max_length=255)
-    lineup: list[int] = Field(default_factory=list, max_length=200)
 
 
 class ShowBody(BaseModel):
@@ -80,7 +79,6 @@ def live_start() -> ResponseReturnValue:
             preset=body.preset,
             layout=body.layout,
             qr_text=body.qr_text,
-            lineup=body.lineup,
         )
     except LiveError as exc:
         raise _live_error(exc) from exc

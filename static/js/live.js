@@ -72,7 +72,6 @@
     const body = Object.assign(settings(), {
       layout: $("layout").value, preset: $("preset").value,
       qr_text: $("toggle-qr").checked ? $("qr-text").value.trim() : "",
-      lineup: cards.map((c) => Number(c.dataset.id)),
     });
     try {
       const res = await cunbo.api("POST", "/api/live/start", body);
