@@ -7,6 +7,8 @@ import pytest
 
 from app import create_app
 from app.config import Config, TestConfig
+from tests import factories
+from tests.conftest import login
 
 
 def test_factory_uses_the_test_config(app):
@@ -59,12 +61,8 @@ def test_factory_accepts_a_mapping(tmp_path, database_url):
     app.extensions["cunbo.engine"].dispose()
 
 
-def test_unknown_page_is_a_chinese_404(client):
-    from tests.conftest import login
-    from tests import factories
-
-    with client.application.extensions["cunbo.sessions"]() as s:
-        factories.user(s, "coordinator", "zhang")
+def test_unknown_page_is_a_chinese_404(client, session):
+    factories.user(session, "coordinator", "zhang")
     login(client, "zhang")
     response = client.get("/no/such/page")
     assert response.status_code == 404
