@@ -10,8 +10,15 @@ import db
 
 def init_app(app: Flask) -> None:
     """Create the engine and session factory and close each request's session at teardown."""
-    engine = db.make_engine(app.config["DATABASE_URL"])
+    checkpoint_thread = bool(app.config.get("SQLITE_CHECKPOINT_THREAD", True))
+    engine = db.make_engine(app.config["DATABASE_URL"], autocheckpoint=not checkpoint_thread)
     app.extensions["cunbo.engine"] = engine
+    if checkpoint_thread and db.is_sqlite_file(engine):
+        # Commits no longer copy the log back themselves (see db.WalCheckpointer).
+        checkpointer = db.WalCheckpointer(engine)
+        checkpointer.start()
+        app.extensions["cunbo.checkpointer"] = checkpointer
+        app.extensions.setdefault("cunbo.shutdown_hooks", []).append(checkpointer.stop)
     app.extensions["cunbo.sessions"] = db.make_session_factory(engine)
     app.teardown_appcontext(_close_session)
 

@@ -1,6 +1,6 @@
 """Orders per second through the real HTTP API, against a bare single-row insert on the same server.
 
-    .venv/bin/python -m bench.orders [--seconds 5] [--threads 4] [--rounds 2] [--db-url URL]
+    .venv/bin/python -m bench.orders [--seconds 5] [--threads 4] [--rounds 4] [--db-url URL]
 
 Starts Cunbo under waitress in a subprocess on 127.0.0.1 (with a bench-only blueprint adding
 ``POST /bench/insert``, which inserts one row and commits; the production app has no such route),
@@ -8,8 +8,9 @@ then drives it from a second process: a Python load generator with one keep-aliv
 ``http.client`` connection per thread, bounded by time and by request count. Both endpoints go
 through the same login (Bearer token), CSRF exemption and session handling, so the ratio shows
 what logging an order costs over the cheapest possible write. Rounds alternate bare/orders so
-that neither gets a warmer cache. Prints both rates, the ratio, p50/p99 latency and rows lost
-(201 answers without a row, or stock taken without an order: must be 0).
+that neither gets a warmer cache. Prints both rates, the ratio (overall, and the median of each
+orders round over the bare round before it, steadier on a noisy machine), p50/p99 latency and
+rows lost (201 answers without a row, or stock taken without an order: must be 0).
 
 Targets (issue 5): orders ≥ 0.8 × the bare insert rate, p99 ≤ 50 ms.
 """
@@ -20,6 +21,7 @@ import http.client
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -182,7 +184,7 @@ def main() -> int:
     g.add_argument("--seconds", type=float)
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each round (default 5)")
     parser.add_argument("--threads", type=int, default=4, help="client connections (default 4)")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating bare/orders rounds (default 2)")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating bare/orders rounds (default 4)")
     parser.add_argument("--max-requests", type=int, default=20000, help="cap per round (default 20000)")
     parser.add_argument("--server-threads", type=int, default=8, help="waitress threads (default 8)")
     parser.add_argument("--db-url", default="", help="database (default: a fresh SQLite file)")
@@ -211,10 +213,14 @@ def main() -> int:
                     time.sleep(0.1)
             results: dict[str, dict[str, Any]] = {"bare": {"n": 0, "t": 0.0, "lat": [], "codes": {}},
                                                   "orders": {"n": 0, "t": 0.0, "lat": [], "codes": {}}}
+            paired: dict[str, list[float]] = {"bare": [], "orders": []}
             phases = {"bare": ("/bench/insert", {}), "orders": ("/api/orders", {**ORDER_BODY, "product_id": product_id})}
             for _ in range(args.rounds):
                 for name, (path, body) in phases.items():
                     summary = _run_load(port, path, token, body, args)
+                    rate = summary["statuses"].get("201", 0) / summary["elapsed"]
+                    print(f"  round {len(paired[name]) + 1} {name:6s} {rate:7.1f} /s", flush=True)
+                    paired[name].append(rate)
                     r = results[name]
                     r["n"] += summary["statuses"].get("201", 0)
                     r["t"] += summary["elapsed"]
@@ -235,6 +241,10 @@ def main() -> int:
         print(f"{name:18s} {rate:8.1f} /s   p50 {_percentile(r['lat'], 0.5):6.1f} ms   "
               f"p99 {_percentile(r['lat'], 0.99):6.1f} ms   answers {r['codes']}")
     print(f"ratio orders/bare  {order_rate / bare_rate:.2f}   (target >= 0.80)")
+    # Each orders round against the bare round just before it: the machine's drift between rounds
+    # moves both alike, so the median of these is the steadier figure on a noisy machine.
+    ratios = sorted(o / b for b, o in zip(paired["bare"], paired["orders"]))
+    print(f"paired ratios      {' '.join(f'{x:.2f}' for x in ratios)}   median {statistics.median(ratios):.2f}")
     print(f"p99 orders         {_percentile(orders['lat'], 0.99):.1f} ms   (target <= 50 ms)")
     print(f"rows lost          {lost}   (bare rows {bare_rows}/{bare['n']} answered 201, orders {order_rows}/"
           f"{orders['n']}, stock taken {stock_taken})")

@@ -8,6 +8,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -20,6 +21,22 @@ from db import Base, UTCDateTime, utcnow
 
 # Units people sell by; any other short text is allowed too.
 COMMON_UNITS: tuple[str, ...] = ("斤", "公斤", "箱", "袋", "瓶", "盒", "个")
+
+
+def price_in_force(price_fen: int, promo_price_fen: int | None, promo_starts_at: datetime | None,
+                   promo_ends_at: datetime | None, when: datetime) -> int:
+    """The promotional price inside its window (start included, end excluded), else the list price.
+
+    A function of the columns, so that code reading them with Core (logging an order) applies the
+    same rule as :meth:`Product.price_at`.
+    """
+    if promo_price_fen is None:
+        return price_fen
+    if promo_starts_at is not None and when < promo_starts_at:
+        return price_fen
+    if promo_ends_at is not None and when >= promo_ends_at:
+        return price_fen
+    return promo_price_fen
 
 
 class Product(Base):
@@ -68,13 +85,7 @@ class Product(Base):
 
     def price_at(self, when: datetime) -> int:
         """The price in force at ``when``: the promotional price inside its window, else the list price."""
-        if self.promo_price_fen is None:
-            return self.price_fen
-        if self.promo_starts_at is not None and when < self.promo_starts_at:
-            return self.price_fen
-        if self.promo_ends_at is not None and when >= self.promo_ends_at:
-            return self.price_fen
-        return self.promo_price_fen
+        return price_in_force(self.price_fen, self.promo_price_fen, self.promo_starts_at, self.promo_ends_at, when)
 
     def __repr__(self) -> str:
         return f"<Product {self.sku} {self.name}>"
@@ -101,14 +112,17 @@ class ProductChange(Base):
     """One change of a price or of stock: which field, from what to what, who, when and why."""
 
     __tablename__ = "product_changes"
+    # A product's history, newest first, is the one query; it is also the one index each order's
+    # stock row adds to (migration 0005).
+    __table_args__ = (Index("ix_product_changes_product_id_changed_at", "product_id", "changed_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
     field: Mapped[str] = mapped_column(String(24))
     old_value: Mapped[int | None] = mapped_column(Integer, default=None)
     new_value: Mapped[int | None] = mapped_column(Integer, default=None)
     reason: Mapped[str] = mapped_column(String(120), default="")
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     changed_by: Mapped[User | None] = relationship()

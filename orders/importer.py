@@ -98,7 +98,7 @@ def import_platform_orders(
         except OrderError as exc:
             report.rows.append(RowResult(row, "error", str(exc)))
         else:
-            report.rows.append(RowResult(row, "created", f"订单 #{order.id}", order.id))
+            report.rows.append(RowResult(row, "created", f"订单 #{order['id']}", order["id"]))
     if not report.rows:
         raise OrderError("文件里没有订单 (no orders in the file)")
     return report

@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Result, Select, Table, func, insert, select, update
+from sqlalchemy import CursorResult, Result, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from accounts.models import User
 from accounts.roles import FARMER, MANAGERS, PARTNER
-from catalog.models import Product, ProductChange
+from catalog.models import Product, ProductChange, price_in_force
 from db import utcnow
 from orders.errors import (
     Conflict,
@@ -122,8 +122,10 @@ def _require_role(actor: User, roles: Iterable[str], doing: str) -> None:
 
 # --- stock ----------------------------------------------------------------------------------------
 
-# Core statements on the tables rather than ORM-enabled ones: an order is logged on the hot path
-# of a live broadcast, and these skip the ORM's per-statement bookkeeping (bench/orders.py).
+# Logging an order is the hot path of a live broadcast, so its statements are Core statements built
+# once, here, with bound parameters: building a statement per call (and its cache key) costs about
+# four times what executing it does, and the ORM's unit of work about as much again
+# (bench/orders.py). Everything that is not on that path uses the ORM as usual.
 def _rowcount(result: Result[Any]) -> int:
     """Rows an UPDATE matched (every ``execute`` of an UPDATE answers a CursorResult)."""
     return cast(CursorResult[Any], result).rowcount
@@ -132,46 +134,90 @@ def _rowcount(result: Result[Any]) -> int:
 _products = cast(Table, Product.__table__)
 _changes = cast(Table, ProductChange.__table__)
 _events = cast(Table, OrderEvent.__table__)
+_orders = cast(Table, Order.__table__)
+_users = cast(Table, User.__table__)
+_sessions = cast(Table, LiveSession.__table__)
+
+_stock = _products.c.stock
+_TAKE_STOCK = (
+    update(_products)
+    .where(_products.c.id == bindparam("product_id"), _stock >= bindparam("quantity"))
+    .values(stock=_stock - bindparam("quantity"))
+    .returning(_stock)
+)
+_GIVE_STOCK = (
+    update(_products)
+    .where(_products.c.id == bindparam("product_id"))
+    .values(stock=_stock + bindparam("quantity"))
+    .returning(_stock)
+)
+# Taking the stock for a new order also reads, in the same statement, what the order freezes (unit,
+# prices) and what the answer shows (names). A farmer's variant matches only their own products.
+_TAKE_FOR_ORDER = (
+    update(_products)
+    .where(_products.c.id == bindparam("product_id"), _products.c.active.is_(True), _stock >= bindparam("quantity"))
+    .values(stock=_stock - bindparam("quantity"))
+    .returning(
+        _stock, _products.c.name, _products.c.unit, _products.c.farmer_id, _products.c.price_fen,
+        _products.c.promo_price_fen, _products.c.promo_starts_at, _products.c.promo_ends_at,
+        select(_users.c.username).where(_users.c.id == _products.c.farmer_id).scalar_subquery(),
+    )
+)
+_TAKE_OWN_FOR_ORDER = _TAKE_FOR_ORDER.where(_products.c.farmer_id == bindparam("owner_id"))
+_PRODUCT_STOCK = select(_products.c.name, _products.c.unit, _stock, _products.c.active, _products.c.farmer_id).where(
+    _products.c.id == bindparam("product_id")
+)
+_INSERT_ORDER = insert(_orders).returning(_orders.c.id)
+_INSERT_EVENT = insert(_events)
+_INSERT_CHANGE = insert(_changes)
+_SESSION_EXISTS = select(_sessions.c.id).where(_sessions.c.id == bindparam("session_id"))
+_ORDER_BY_NUMBER = select(_orders.c.id).where(
+    _orders.c.channel == bindparam("channel"), _orders.c.platform_order_no == bindparam("number")
+)
 
 
-def _take_stock(session: Session, product: Product, quantity: int) -> int:
+def _sync_stock(session: Session, product_id: int, stock: int) -> None:
+    """Let a Product already loaded in this session see the stock just written (no reload)."""
+    product = session.identity_map.get(session.identity_key(Product, product_id))  # type: ignore[arg-type]
+    if product is not None:
+        set_committed_value(product, "stock", stock)
+
+
+def _out_of_stock(session: Session, product_id: int, quantity: int) -> OutOfStock:
+    name, unit, left, _active, _farmer = session.execute(_PRODUCT_STOCK, {"product_id": product_id}).one()
+    return OutOfStock(f"库存不足：{name} 只剩 {left} {unit}，要 {quantity} {unit} (out of stock: {left} left)")
+
+
+def _take_stock(session: Session, product_id: int, quantity: int) -> int:
     """Take ``quantity`` atomically and return the stock left.
 
     Raises :class:`OutOfStock` (changing nothing) when fewer than ``quantity`` are left.
     """
-    new_stock = session.execute(
-        update(_products)
-        .where(_products.c.id == product.id, _products.c.stock >= quantity)
-        .values(stock=_products.c.stock - quantity)
-        .returning(_products.c.stock)
-    ).scalar()
+    new_stock = session.execute(_TAKE_STOCK, {"product_id": product_id, "quantity": quantity}).scalar()
     if new_stock is None:
-        left = session.scalar(select(_products.c.stock).where(_products.c.id == product.id))
-        raise OutOfStock(
-            f"库存不足：{product.name} 只剩 {left} {product.unit}，要 {quantity} {product.unit}"
-            f" (out of stock: {left} left)"
-        )
-    set_committed_value(product, "stock", new_stock)
+        raise _out_of_stock(session, product_id, quantity)
+    _sync_stock(session, product_id, new_stock)
     return int(new_stock)
 
 
 def _return_stock(session: Session, product_id: int, quantity: int) -> int:
     """Give ``quantity`` back atomically and return the new stock."""
-    new_stock = session.execute(
-        update(_products).where(_products.c.id == product_id)
-        .values(stock=_products.c.stock + quantity).returning(_products.c.stock)
-    ).scalar_one()
-    product = session.identity_map.get(session.identity_key(Product, product_id))  # type: ignore[arg-type]
-    if product is not None:
-        set_committed_value(product, "stock", new_stock)
-    return int(new_stock)
+    new_stock = int(session.execute(_GIVE_STOCK, {"product_id": product_id, "quantity": quantity}).scalar_one())
+    _sync_stock(session, product_id, new_stock)
+    return new_stock
 
 
 def _record_stock_change(session: Session, product_id: int, old: int, new: int, actor: User, reason: str) -> None:
-    session.execute(insert(_changes).values(
-        product_id=product_id, field="stock", old_value=old, new_value=new, reason=reason[:120],
-        changed_by_id=actor.id, changed_at=utcnow(),
-    ))
+    session.execute(_INSERT_CHANGE, {
+        "product_id": product_id, "field": "stock", "old_value": old, "new_value": new, "reason": reason[:120],
+        "changed_by_id": actor.id, "changed_at": utcnow(),
+    })
+
+
+def _record_event(session: Session, order_id: int, from_status: str | None, to_status: str, actor: User,
+                  note: str = "", at: datetime | None = None) -> None:
+    session.execute(_INSERT_EVENT, {"order_id": order_id, "from_status": from_status, "to_status": to_status,
+                                    "actor_id": actor.id, "at": at or utcnow(), "note": note[:200]})
 
 
 # --- logging an order -----------------------------------------------------------------------------
@@ -203,11 +249,10 @@ def _clean_channel(channel: str) -> str:
     return channel
 
 
-def find_by_platform_no(session: Session, channel: str, platform_order_no: str) -> Order | None:
-    """The order already logged with this channel and platform order number, if any."""
-    return session.scalar(
-        select(Order).where(Order.channel == channel, Order.platform_order_no == platform_order_no)
-    )
+def _existing_order_id(session: Session, channel: str, platform_order_no: str) -> int | None:
+    """The id of the order already logged with this channel and platform order number, if any."""
+    found = session.execute(_ORDER_BY_NUMBER, {"channel": channel, "number": platform_order_no}).scalar()
+    return None if found is None else int(found)
 
 
 def _duplicate(channel: str, platform_order_no: str, existing_id: int) -> DuplicateOrder:
@@ -216,6 +261,16 @@ def _duplicate(channel: str, platform_order_no: str, existing_id: int) -> Duplic
         f" (already logged as order #{existing_id})",
         existing_id,
     )
+
+
+def _not_taken(session: Session, actor: User, product_id: int, quantity: int) -> OrderError:
+    """Why taking stock for a new order matched no row: not found, not on sale or out of stock."""
+    row = session.execute(_PRODUCT_STOCK, {"product_id": product_id}).one_or_none()
+    if row is None or (actor.role == FARMER and row.farmer_id != actor.id):
+        return NotFound(f"没有找到商品 #{product_id} (product not found)")
+    if not row.active:
+        return OrderError(f"{row.name} 已下架，不能下单 (product is not on sale)")
+    return _out_of_stock(session, product_id, quantity)
 
 
 def log_order(
@@ -232,14 +287,17 @@ def log_order(
     session_id: int | None = None,
     now: datetime | None = None,
     packages: int = 1,
-) -> Order:
+) -> dict[str, Any]:
     """Log one order: take the stock and freeze the price in force at ``now`` in one transaction.
 
-    Raises :class:`OrderError` for bad input, :class:`NotAllowed` for a role that may not log
-    orders, :class:`NotFound` for a product the actor may not sell, :class:`OutOfStock` when the
-    stock is short and :class:`DuplicateOrder` (with ``existing_id``) when the channel and platform
-    order number were logged before (also when another request wins that race; the stock taken
-    is then given back and the rest of the caller's transaction is kept).
+    Returns the new order in its API form (as :func:`order_to_dict` gives it), built from what the
+    statements wrote and returned, so that answering needs no further query; ``session.get(Order,
+    result["id"])`` gives the ORM object. Raises :class:`OrderError` for bad input,
+    :class:`NotAllowed` for a role that may not log orders, :class:`NotFound` for a product the
+    actor may not sell, :class:`OutOfStock` when the stock is short and :class:`DuplicateOrder`
+    (with ``existing_id``) when the channel and platform order number were logged before (also
+    when another request wins that race; the stock taken is then given back and the rest of the
+    caller's transaction is kept).
     """
     _require_role(actor, (*MANAGERS, FARMER), "登记订单")
     quantity = clean_quantity(quantity)
@@ -249,60 +307,64 @@ def log_order(
     address = _clean_text(address, "地址", 200)
     channel = _clean_channel(channel)
     number = _clean_text(platform_order_no, "平台订单号", 64, required=False) or None
-
-    product = session.get(Product, product_id, options=[joinedload(Product.farmer)])
-    if product is None or (actor.role == FARMER and product.farmer_id != actor.id):
-        raise NotFound(f"没有找到商品 #{product_id} (product not found)")
-    if not product.active:
-        raise OrderError(f"{product.name} 已下架，不能下单 (product is not on sale)")
-    if session_id is not None and session.get(LiveSession, session_id) is None:
+    if session_id is not None and session.execute(_SESSION_EXISTS, {"session_id": session_id}).scalar() is None:
         raise OrderError(f"没有找到直播场次 #{session_id} (live session not found)")
     if number is not None:
-        existing = find_by_platform_no(session, channel, number)
-        if existing is not None:
-            raise _duplicate(channel, number, existing.id)
+        existing_id = _existing_order_id(session, channel, number)
+        if existing_id is not None:
+            raise _duplicate(channel, number, existing_id)
+
+    # The stock UPDATE is the transaction's first write (pysqlite runs the reads above outside any
+    # transaction), so on SQLite it takes the write lock before the transaction reads anything and
+    # concurrent orders queue for their turn instead of failing on a stale snapshot.
+    # Core statements go straight to the session's connection: nothing here concerns ORM objects.
+    conn = session.connection()
+    params = {"product_id": product_id, "quantity": quantity}
+    if actor.role == FARMER:
+        taken = conn.execute(_TAKE_OWN_FOR_ORDER, {**params, "owner_id": actor.id}).one_or_none()
+    else:
+        taken = conn.execute(_TAKE_FOR_ORDER, params).one_or_none()
+    if taken is None:
+        raise _not_taken(session, actor, product_id, quantity)
+    new_stock, product_name, unit, farmer_id, price, promo, promo_starts, promo_ends, farmer_name = taken
+    _sync_stock(session, product_id, new_stock)
 
     now = now or utcnow()
-    unit_price = product.price_at(now)
-    # The stock UPDATE is the transaction's first write: on SQLite that takes the write lock
-    # before anything is read inside the transaction, so concurrent orders queue on busy_timeout
-    # instead of failing with a stale snapshot.
-    new_stock = _take_stock(session, product, quantity)
-    # The relationships are set, not only the ids, so that the answer built from this order after
-    # the commit needs no further queries.
-    order = Order(
-        product=product, farmer=product.farmer, logged_by_id=actor.id, quantity=quantity, packages=packages,
-        unit=product.unit, unit_price_fen=unit_price, total_fen=unit_price * quantity,
-        buyer_name=buyer_name, buyer_phone=phone, address=address, channel=channel,
-        platform_order_no=number, status="new", session_id=session_id, created_at=now, updated_at=now,
-    )
+    unit_price = price_in_force(price, promo, promo_starts, promo_ends, now)
+    values: dict[str, Any] = {
+        "product_id": product_id, "farmer_id": farmer_id, "quantity": quantity, "packages": packages, "unit": unit,
+        "unit_price_fen": unit_price, "total_fen": unit_price * quantity, "buyer_name": buyer_name,
+        "buyer_phone": phone, "address": address, "channel": channel, "platform_order_no": number,
+        "status": "new", "session_id": session_id, "handoff_id": None, "logged_by_id": actor.id,
+        "carrier": "", "tracking_no": "", "created_at": now, "updated_at": now,
+    }
     if number is None:
-        session.add(order)
-        session.flush()
+        order_id = conn.execute(_INSERT_ORDER, values).scalar_one()
     else:
         try:
             # A savepoint, so that losing the race below undoes only the insert: the caller (an
             # import of many rows, say) keeps the rest of its transaction.
             with session.begin_nested():
-                session.add(order)
+                order_id = conn.execute(_INSERT_ORDER, values).scalar_one()
         except IntegrityError:
             # Another request logged the same platform number between our check and our insert.
-            existing = find_by_platform_no(session, channel, number)
-            if existing is None:
+            existing_id = _existing_order_id(session, channel, number)
+            if existing_id is None:
                 raise
-            _return_stock(session, product.id, quantity)
-            raise _duplicate(channel, number, existing.id) from None
-    _event(session, order, None, "new", actor, at=now)
-    _record_stock_change(session, product.id, new_stock + quantity, new_stock, actor, f"订单 #{order.id}")
-    return order
+            _return_stock(session, product_id, quantity)
+            raise _duplicate(channel, number, existing_id) from None
+    # The first audit event (None → new) and the stock history row (订单 #id) are written by the
+    # database's orders_logged trigger inside the INSERT above (migration 0004), from the values
+    # just stored: fewer statements while SQLite's write lock is held (bench/orders.py).
+    return _api_form({**values, "id": order_id}, product_name=product_name, farmer=farmer_name,
+                     logged_by=actor.username)
 
 
 # --- changing an order before hand-off ------------------------------------------------------------
 
 def _event(session: Session, order: Order, from_status: str | None, to_status: str, actor: User,
            note: str = "", at: datetime | None = None) -> None:
-    session.execute(insert(_events).values(order_id=order.id, from_status=from_status, to_status=to_status,
-                                           actor_id=actor.id, at=at or utcnow(), note=note[:200]))
+    _record_event(session, order.id, from_status, to_status, actor, note, at)
     # The trail may have been read already in this session; let the next read see the new row.
     session.expire(order, ["events"])
 
@@ -405,7 +467,7 @@ def update_order(
     _set_if_new(session, order, **values)
     reason = f"修改订单 #{order.id}"
     if delta > 0:
-        new_stock = _take_stock(session, order.product, delta)
+        new_stock = _take_stock(session, order.product_id, delta)
         _record_stock_change(session, order.product_id, new_stock + delta, new_stock, actor, reason)
     elif delta < 0:
         new_stock = _return_stock(session, order.product_id, -delta)
@@ -642,32 +704,27 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+# The columns the API form of an order shows as they are stored; times and names are added below.
+_API_COLUMNS: tuple[str, ...] = (
+    "id", "product_id", "quantity", "unit", "packages", "unit_price_fen", "total_fen", "status", "channel",
+    "platform_order_no", "buyer_name", "buyer_phone", "address", "session_id", "handoff_id", "carrier",
+    "tracking_no",
+)
+
+
+def _api_form(columns: dict[str, Any], *, product_name: str, farmer: str, logged_by: str) -> dict[str, Any]:
+    """The API form of an order (shared/api.md) from its column values and the names it shows."""
+    data = {name: columns[name] for name in _API_COLUMNS}
+    data.update(product_name=product_name, farmer=farmer, logged_by=logged_by,
+                created_at=_iso(columns["created_at"]), updated_at=_iso(columns["updated_at"]))
+    return data
+
+
 def order_to_dict(order: Order) -> dict[str, Any]:
     """The API form of an order: codes, fen and ISO times (shared/api.md)."""
-    return {
-        "id": order.id,
-        "product_id": order.product_id,
-        "product_name": order.product.name,
-        "farmer": order.farmer.username,
-        "quantity": order.quantity,
-        "unit": order.unit,
-        "packages": order.packages,
-        "unit_price_fen": order.unit_price_fen,
-        "total_fen": order.total_fen,
-        "status": order.status,
-        "channel": order.channel,
-        "platform_order_no": order.platform_order_no,
-        "buyer_name": order.buyer_name,
-        "buyer_phone": order.buyer_phone,
-        "address": order.address,
-        "session_id": order.session_id,
-        "handoff_id": order.handoff_id,
-        "carrier": order.carrier,
-        "tracking_no": order.tracking_no,
-        "logged_by": order.logged_by.username,
-        "created_at": _iso(order.created_at),
-        "updated_at": _iso(order.updated_at),
-    }
+    columns = {name: getattr(order, name) for name in (*_API_COLUMNS, "created_at", "updated_at")}
+    return _api_form(columns, product_name=order.product.name, farmer=order.farmer.username,
+                     logged_by=order.logged_by.username)
 
 
 def handoff_to_dict(handoff: Handoff, *, with_orders: bool = False) -> dict[str, Any]:

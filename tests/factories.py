@@ -48,13 +48,14 @@ def product(session: Session, farmer: User, **kw) -> "Product":  # type: ignore[
 def order(session: Session, product: "Product", actor: User | None = None, **kw) -> "Order":  # type: ignore[no-untyped-def,name-defined]
     """A committed order of ``product`` logged by ``actor`` (default: the product's farmer)."""
     from orders import services as orders
+    from orders.models import Order
 
     values = {"quantity": 1, "buyer_name": "李四", "buyer_phone": "13800138000",
               "address": "浙江省杭州市西湖区文三路 1 号", "channel": "phone"}
     values.update(kw)
     created = orders.log_order(session, actor=actor or product.farmer, product_id=product.id, **values)
     session.commit()
-    return created
+    return session.get(Order, created["id"])
 
 
 def handoff(session: Session, orders_: list, actor: User, partner: User) -> "Handoff":  # type: ignore[no-untyped-def,name-defined]

@@ -10,7 +10,7 @@ from catalog.models import Product, ProductChange
 from db import utcnow
 from orders import services as orders
 from orders.errors import DuplicateOrder, NotAllowed, NotFound, OrderError, OrderFrozen, OutOfStock, WrongState
-from orders.models import OrderEvent
+from orders.models import Order, OrderEvent
 from orders.phones import normalise_phone
 from schedules.models import LiveSession
 from tests import factories
@@ -37,7 +37,7 @@ def log(session, actor, product, **kw):
     values.update(kw)
     order = orders.log_order(session, actor=actor, product_id=product.id, **values)
     session.commit()
-    return order
+    return session.get(Order, order["id"])
 
 
 @pytest.mark.parametrize("raw", ["13800138000", "138 0013 8000", "138-0013-8000", "+86 138 0013 8000",
@@ -60,10 +60,13 @@ def test_an_order_takes_stock_freezes_the_price_and_records_history_and_audit(se
     assert order.buyer_phone == "13912345678"
     assert order.farmer_id == people["farmer"].id and order.logged_by_id == people["coordinator"].id
     assert stock_of(session, product) == 7
+    # The database's orders_logged trigger (migration 0004) writes both rows from the new order.
     change = session.scalars(select(ProductChange).where(ProductChange.product_id == product.id)).one()
     assert (change.field, change.old_value, change.new_value, change.reason) == ("stock", 10, 7, f"订单 #{order.id}")
+    assert (change.changed_by_id, change.changed_at) == (people["coordinator"].id, order.created_at)
     event = session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id)).one()
     assert (event.from_status, event.to_status, event.actor_id) == (None, "new", people["coordinator"].id)
+    assert (event.at, event.note) == (order.created_at, "")
 
     # A later price change does not touch the logged order.
     product.price_fen = 9900
@@ -130,6 +133,33 @@ def test_a_farmer_logs_orders_only_for_their_own_products_and_sees_only_theirs(s
     with pytest.raises(NotFound):
         orders.get_order(session, people["farmer"], other.id)
     assert {o.id for o in orders.list_orders(session, people["coordinator"])} == {own.id, other.id}
+
+
+def test_what_logging_answers_is_the_api_form_of_the_stored_order(session, people):
+    product = factories.product(session, people["farmer"], name="蜂蜜", unit="瓶", price_fen=4800, stock=5)
+    answer = orders.log_order(session, actor=people["coordinator"], product_id=product.id, quantity=2,
+                              buyer_name="王五", buyer_phone="13912345678", address="河北省邢台市巨鹿县 1 号",
+                              channel="taobao", platform_order_no="TB77", packages=2)
+    session.commit()
+    session.expunge_all()
+    assert answer == orders.order_to_dict(session.get(Order, answer["id"]))
+    assert (answer["product_name"], answer["farmer"], answer["logged_by"]) == ("蜂蜜", "wang", "coord")
+
+
+def test_nothing_is_taken_for_a_product_the_actor_may_not_sell_or_that_is_off_sale(session, people):
+    theirs = factories.product(session, people["other_farmer"], stock=5)
+    off_sale = factories.product(session, people["farmer"], name="旧米", stock=5, active=False)
+    with pytest.raises(NotFound):
+        log(session, people["farmer"], theirs, quantity=1)
+    session.rollback()
+    with pytest.raises(OrderError, match="旧米 已下架"):
+        log(session, people["coordinator"], off_sale, quantity=1)
+    session.rollback()
+    with pytest.raises(NotFound):
+        log(session, people["coordinator"], Product(id=999_999), quantity=1)
+    session.rollback()
+    assert (stock_of(session, theirs), stock_of(session, off_sale)) == (5, 5)
+    assert session.scalars(select(ProductChange)).all() == []
 
 
 def test_partners_and_trainers_may_not_log_orders(session, people):

@@ -19,6 +19,7 @@ from app.api.errors import ApiError, load_body
 from app.database import get_db
 from app.live import product_changed
 from app.orders.common import finish_upload, flag, status_for
+from app.security import signed_in_user
 from orders import importer
 from orders import services as orders
 from orders.errors import DuplicateOrder, OrderError, OrderFrozen
@@ -80,10 +81,10 @@ def create_order() -> ResponseReturnValue:
     body = load_body(NewOrder)
     session = get_db()
     with order_errors():
-        order = orders.log_order(session, actor=current_user, **body.model_dump())
+        order = orders.log_order(session, actor=signed_in_user(), **body.model_dump())
     session.commit()
-    product_changed(order.product_id)
-    return jsonify(orders.order_to_dict(order)), 201
+    product_changed(order["product_id"])
+    return jsonify(order), 201
 
 
 @bp.get("/orders")

@@ -99,10 +99,10 @@ def new() -> ResponseReturnValue:
             status = status_for(exc)
         else:
             session.commit()
-            product_changed(order.product_id)
-            flash(_("已登记订单 #%(id)s，合计 %(total)s", id=order.id, total=format_yuan(order.total_fen)),
+            product_changed(order["product_id"])
+            flash(_("已登记订单 #%(id)s，合计 %(total)s", id=order["id"], total=format_yuan(order["total_fen"])),
                   "success")
-            return redirect(url_for("orders.show", order_id=order.id))
+            return redirect(url_for("orders.show", order_id=order["id"]))
     elif form.is_submitted():
         status = 400
     return render_template("orders/new.html", form=form, has_products=bool(products)), status
