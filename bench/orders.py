@@ -155,6 +155,12 @@ def _counts(url: str, product_id: int) -> tuple[int, int, int]:
     return int(bare), int(orders), STOCK - int(stock)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
@@ -214,13 +220,19 @@ def main() -> int:
             results: dict[str, dict[str, Any]] = {"bare": {"n": 0, "t": 0.0, "lat": [], "codes": {}},
                                                   "orders": {"n": 0, "t": 0.0, "lat": [], "codes": {}}}
             paired: dict[str, list[float]] = {"bare": [], "orders": []}
+            cpu_per_request: dict[str, list[float]] = {"bare": [], "orders": []}
             phases = {"bare": ("/bench/insert", {}), "orders": ("/api/orders", {**ORDER_BODY, "product_id": product_id})}
             for _ in range(args.rounds):
                 for name, (path, body) in phases.items():
+                    cpu_before = _cpu_seconds(server.pid)
                     summary = _run_load(port, path, token, body, args)
+                    served = sum(summary["statuses"].values())
                     rate = summary["statuses"].get("201", 0) / summary["elapsed"]
-                    print(f"  round {len(paired[name]) + 1} {name:6s} {rate:7.1f} /s", flush=True)
+                    cpu = (_cpu_seconds(server.pid) - cpu_before) / max(served, 1) * 1e6
+                    print(f"  round {len(paired[name]) + 1} {name:6s} {rate:7.1f} /s   server CPU {cpu:6.0f} us/request",
+                          flush=True)
                     paired[name].append(rate)
+                    cpu_per_request[name].append(cpu)
                     r = results[name]
                     r["n"] += summary["statuses"].get("201", 0)
                     r["t"] += summary["elapsed"]
@@ -243,8 +255,13 @@ def main() -> int:
     print(f"ratio orders/bare  {order_rate / bare_rate:.2f}   (target >= 0.80)")
     # Each orders round against the bare round just before it: the machine's drift between rounds
     # moves both alike, so the median of these is the steadier figure on a noisy machine.
-    ratios = sorted(o / b for b, o in zip(paired["bare"], paired["orders"]))
-    print(f"paired ratios      {' '.join(f'{x:.2f}' for x in ratios)}   median {statistics.median(ratios):.2f}")
+    ratios = [o / b for b, o in zip(paired["bare"], paired["orders"])]
+    print(f"paired ratios      {' '.join(f'{x:.2f}' for x in ratios)} (by round)   median {statistics.median(ratios):.2f}")
+    # CPU the server spent per request is steadier than rates on a shared machine: it shows what an
+    # order costs, whatever else the machine was doing meanwhile.
+    bare_cpu, order_cpu = statistics.median(cpu_per_request["bare"]), statistics.median(cpu_per_request["orders"])
+    print(f"server CPU         bare {bare_cpu:.0f} us, order {order_cpu:.0f} us per request (median);"
+          f" bare/order {bare_cpu / order_cpu:.2f}")
     print(f"p99 orders         {_percentile(orders['lat'], 0.99):.1f} ms   (target <= 50 ms)")
     print(f"rows lost          {lost}   (bare rows {bare_rows}/{bare['n']} answered 201, orders {order_rows}/"
           f"{orders['n']}, stock taken {stock_taken})")

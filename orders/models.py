@@ -59,7 +59,12 @@ def _set_only_index(column: str) -> Index:
 
 
 class Order(Base):
-    """One buyer's order of one product. The unit price is frozen when it is logged."""
+    """One buyer's order of one product. The unit price is frozen when it is logged.
+
+    Insert orders only through :func:`orders.services.log_order`: it takes the stock first, and the
+    database's ``orders_logged`` trigger (migration 0004) then writes the order's first audit event
+    and its stock history row from the new row and that stock.
+    """
 
     __tablename__ = "orders"
     __table_args__ = (

@@ -2,13 +2,12 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-23 18:10:00
+Create Date: 2026-11-23 16:55:00
 
-Logging an order is the hot path of a live broadcast. On SQLite the write lock is held from the
-stock UPDATE to the commit, and every statement in between is one more turn the holder needs from
-Python's interpreter lock while other request threads run; two of those statements only copied
-values of the new order. An AFTER INSERT trigger now writes them inside the INSERT itself
-(bench/orders.py: orders went from 0.71 to about 0.9 of the bare insert rate).
+Logging an order is the hot path of a live broadcast, and two of its four statements only copied
+values of the new order into the audit trail. An AFTER INSERT trigger now writes them inside the
+INSERT itself: two statements fewer per order in Python, and no code path that inserts an order
+can leave out its trail.
 
 The trigger reads the product's stock as the order's own transaction left it, so it relies on
 ``orders.services.log_order`` (the only code that inserts orders) having taken the stock first.

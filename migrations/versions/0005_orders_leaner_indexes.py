@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-23 18:40:00
+Create Date: 2026-11-23 17:00:00
 
 A new order wrote 14 database pages; each index is one of them. Here:
 - ``orders.product_id``: no query selects orders by product (products are never deleted) → gone;
