@@ -9,6 +9,7 @@ from types import FrameType
 from waitress.server import create_server
 
 from app import create_app
+from app.catalog import sweep_photo_files
 
 SHUTDOWN_HOOKS = "cunbo.shutdown_hooks"
 
@@ -27,6 +28,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("cunbo")
     app = create_app()
+    sweep_photo_files(app)
     server = create_server(app, host=app.config["HOST"], port=app.config["PORT"], threads=16)
     pending_hooks = list(app.extensions.get(SHUTDOWN_HOOKS, []))
 

@@ -11,6 +11,7 @@ import io
 import os
 import re
 import secrets
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,14 +169,28 @@ def remove_files(data_dir: Path, stem: str) -> None:
         photo_path(data_dir, stem, kind).unlink(missing_ok=True)
 
 
-def remove_orphans(session: Session, data_dir: Path) -> int:
-    """Delete photo files no database row refers to (left by rolled-back uploads); returns how many stems."""
+# A photo's files are written before its row is committed; files younger than this may belong to an
+# upload still in flight, so the sweep leaves them for the next time.
+ORPHAN_MIN_AGE_S = 600.0
+
+
+def remove_orphans(session: Session, data_dir: Path, *, min_age_s: float = ORPHAN_MIN_AGE_S) -> int:
+    """Delete photo files no database row refers to (left by rolled-back uploads); returns how many stems.
+
+    Files modified in the last ``min_age_s`` seconds are kept, so that the sweep may run while the
+    server takes uploads.
+    """
     folder = photo_dir(data_dir)
     if not folder.is_dir():
         return 0
-    on_disk = {p.name[:32] for p in folder.iterdir() if STEM_RE.match(p.name[:32])}
+    newest: dict[str, float] = {}
+    for path in folder.iterdir():
+        stem = path.name[:32]
+        if STEM_RE.match(stem):
+            newest[stem] = max(newest.get(stem, 0.0), path.stat().st_mtime)
     known = set(session.scalars(select(ProductPhoto.stem)))
-    orphans = on_disk - known
+    settled = time.time() - min_age_s
+    orphans = [stem for stem, mtime in newest.items() if stem not in known and mtime < settled]
     for stem in orphans:
         remove_files(data_dir, stem)
     return len(orphans)

@@ -1,6 +1,9 @@
 """Helpers for live-console tests: what a frame should look like for a given overlay scene."""
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -35,3 +38,13 @@ def shows_scene(frame: np.ndarray, scene: OverlayScene, other: OverlayScene,
     to_want = float(np.mean(np.abs(got - want.astype(np.int16)[differs])))
     to_other = float(np.mean(np.abs(got - not_want.astype(np.int16)[differs])))
     return to_want < to_other / 2
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 15.0, interval: float = 0.1) -> bool:
+    """Poll ``predicate`` until it is true (→ True) or ``timeout`` seconds pass (→ False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False

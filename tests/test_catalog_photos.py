@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import io
+import os
+import time
 
 import pytest
 from PIL import Image
 
+from app.catalog import sweep_photo_files
 from catalog import photos
 from catalog.errors import NotAllowed, PhotoRejected
 from tests import factories
@@ -111,6 +114,23 @@ def test_deleting_a_photo_removes_its_files_and_orphans_are_swept(session, setup
     session.commit()
     assert not photos.photo_path(data_dir, gone.stem, "card").exists()
     orphan = photos.save_image(data_dir, photos.check_image(factories.image_bytes()))  # as a rolled-back upload
+    in_flight = photos.save_image(data_dir, photos.check_image(factories.image_bytes()))  # not committed yet
+    an_hour_ago = time.time() - 3600
+    for kind in photos.KINDS:
+        for stem in (orphan, kept.stem):
+            os.utime(photos.photo_path(data_dir, stem, kind), (an_hour_ago, an_hour_ago))
     assert photos.remove_orphans(session, data_dir) == 1
     assert not photos.photo_path(data_dir, orphan, "full").exists()
     assert photos.photo_path(data_dir, kept.stem, "full").exists()
+    assert photos.photo_path(data_dir, in_flight, "full").exists(), "a recent file may be an upload in flight"
+    assert photos.remove_orphans(session, data_dir, min_age_s=0) == 1
+
+
+def test_the_server_sweeps_orphan_photo_files_at_start(app, tmp_path):
+    data_dir = app.config["DATA_DIR"]
+    orphan = photos.save_image(data_dir, photos.check_image(factories.image_bytes()))
+    for kind in photos.KINDS:
+        path = photos.photo_path(data_dir, orphan, kind)
+        os.utime(path, (path.stat().st_mtime - 3600,) * 2)
+    assert sweep_photo_files(app) == 1
+    assert not any(photos.photo_path(data_dir, orphan, kind).exists() for kind in photos.KINDS)

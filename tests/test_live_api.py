@@ -9,7 +9,7 @@ import pytest
 
 from capture.testing import ffprobe, grab_frame
 from tests import factories
-from tests.live_helpers import shows_scene
+from tests.live_helpers import shows_scene, wait_until
 
 BLUE_GREY_BGR = (0x99, 0x66, 0x33)  # the flat_video colour 0x336699 as OpenCV's BGR
 
@@ -26,15 +26,6 @@ def api(api_as, farmer):
 
 def start_body(video: Path, **kw):
     return {"video": str(video), "audio": "none", "destinations": [], "preset": "480p30", **kw}
-
-
-def wait_until(predicate, timeout=15.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 def order_body(product_id, quantity=1, **kw):

@@ -3,13 +3,15 @@ camera and a real RTMP server: checklist, go live, switch products by tap and by
 order, see the card sell out on the pushed video, stop, read the session record."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from playwright.sync_api import Page, expect
 
 from capture.testing import grab_frame
 from tests import factories
 from tests.conftest import browser_login
-from tests.live_helpers import shows_scene
+from tests.live_helpers import shows_scene, wait_until
 
 pytestmark = pytest.mark.browser
 BLUE_GREY_BGR = (0x99, 0x66, 0x33)
@@ -59,7 +61,24 @@ def test_farmer_goes_live_sells_out_and_stops(page: Page, app, server_url, sessi
     expect(page.locator("#order-product")).to_have_value(str(millet.id))
     shot("03-product-on-air")
 
+    # A flash sale of any length the farmer types (10–300 s); anything else is explained, not sent.
     live = app.extensions["cunbo.live"]
+    seconds = page.get_by_label("倒计时秒数（10 到 300）")
+    seconds.fill("5")
+    page.get_by_role("button", name="开始倒计时").click()
+    expect(page.locator("#message")).to_have_text("倒计时要填 10 到 300 之间的整数秒")
+    assert live.scene.countdown_ends_at is None
+    seconds.fill("45")
+    seconds.press("Enter")
+    page.wait_for_function("document.getElementById('message').hidden")
+    assert wait_until(lambda: live.scene.countdown_ends_at is not None)
+    assert 40 <= live.scene.countdown_ends_at - time.monotonic() <= 45
+    assert wait_until(lambda: "countdown" in live.supervisor.compositor.boxes()), "the video shows it"
+    page.wait_for_timeout(700)  # for the preview to repaint before the picture is taken
+    shot("03b-own-countdown")
+    page.get_by_role("button", name="停止倒计时").click()
+    assert wait_until(lambda: live.scene.countdown_ends_at is None)
+
     in_stock = live.scene
     form = page.locator("#order-form")
     form.get_by_label("买家姓名").fill("张三")

@@ -258,6 +258,21 @@
   document.querySelectorAll(".countdown").forEach((b) =>
     b.addEventListener("click", () => overlay({ countdown_s: Number(b.dataset.seconds) })));
   $("btn-countdown-stop").addEventListener("click", () => overlay({ cancel_countdown: true }));
+  // Any whole number of seconds the API accepts (10–300), for a sale that needs its own length.
+  function ownCountdown() {
+    const seconds = Number($("countdown-seconds").value);
+    if (!Number.isInteger(seconds) || seconds < 10 || seconds > 300) {
+      say(T.countdown_range, "error");
+      $("countdown-seconds").focus();
+      return;
+    }
+    say("");
+    overlay({ countdown_s: seconds });
+  }
+  $("btn-countdown-own").addEventListener("click", ownCountdown);
+  $("countdown-seconds").addEventListener("keydown", (event) => {
+    if (event.key === "Enter") ownCountdown();
+  });
   $("toggle-promo").addEventListener("change", (e) => overlay({ show_promo: e.target.checked }));
   $("toggle-qr").addEventListener("change", (e) => overlay({ qr: e.target.checked, qr_text: $("qr-text").value.trim() }));
   $("toggle-portrait").addEventListener("change", async (e) => {
