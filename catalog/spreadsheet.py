@@ -1,8 +1,9 @@
-"""CSV import and export of the catalog, for coordinators who keep it in Excel.
+"""Spreadsheet import and CSV export of the catalog, for coordinators who keep it in Excel.
 
-Import reads what Excel on a Chinese Windows PC writes: UTF-8 with or without BOM, GBK/GB18030
-(and UTF-16 "Unicode text"), comma or tab separated, Chinese or English headers, prices as people
-write them, blank lines. Rows are upserted by sku. Every bad row is reported with the row number
+Import reads an Excel workbook (.xlsx, its first sheet) or what Excel or WPS on a Chinese Windows
+PC saves as CSV: UTF-8 with or without BOM, GBK/GB18030 (and UTF-16 "Unicode text"), comma or tab
+separated. Headers may be Chinese or English, prices are read as people write them, and blank
+lines are skipped. Rows are upserted by sku. Every bad row is reported with the row number
 Excel shows (the header is row 1) and the reason; by default one bad row means nothing is
 written. Export writes UTF-8 with BOM and Chinese headers, and import reads it back unchanged.
 
@@ -16,12 +17,15 @@ import csv
 import io
 import re
 import unicodedata
+import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import openpyxl
+from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -213,25 +217,110 @@ _CLEARED: dict[str, tuple[str, Any]] = {
 # The file: bytes → rows of cells
 
 
-def decode(data: bytes) -> str:
-    """The text of an uploaded CSV. Raises :class:`ImportFileRejected` for what is not one."""
+WORKBOOK_MAGIC = b"PK\x03\x04"  # an .xlsx workbook is a zip archive
+OLD_EXCEL_MAGIC = b"\xd0\xcf\x11\xe0"  # .xls (Excel 97–2003)
+MAX_SHEET_ROWS = 200_000
+MAX_SHEET_COLUMNS = 200
+# What a workbook may unpack to: an .xlsx within MAX_IMPORT_BYTES that inflates past this is refused
+# before the XML is parsed (a zip bomb would otherwise fill the memory of the village PC).
+MAX_WORKBOOK_UNPACKED_BYTES = 200 * 1024 * 1024
+
+
+def is_workbook(data: bytes) -> bool:
+    """Whether ``data`` looks like an Excel .xlsx workbook rather than a CSV text."""
+    return data.startswith(WORKBOOK_MAGIC)
+
+
+def read_table(data: bytes) -> list[list[str]]:
+    """The rows of an uploaded table as text cells; Excel's row n is index n − 1.
+
+    Reads a CSV (UTF-8 with or without BOM, GB18030/GBK, UTF-16; comma, tab or semicolon) or the
+    first sheet of an Excel .xlsx workbook. Raises :class:`ImportFileRejected` for anything else.
+    """
+    _check_size(data)
+    if is_workbook(data):
+        return workbook_rows(data)
+    return list(_records(decode(data)))
+
+
+def _check_size(data: bytes) -> None:
     if len(data) > MAX_IMPORT_BYTES:
         raise ImportFileRejected(
             f"文件太大：最大 {MAX_IMPORT_BYTES // (1024 * 1024)} MB，请分成几个文件 (file too large)"
         )
     if not data.strip():
         raise ImportFileRejected("文件是空的 (empty file)")
-    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+
+
+def decode(data: bytes) -> str:
+    """The text of an uploaded CSV. Raises :class:`ImportFileRejected` for what is not one."""
+    _check_size(data)
+    if data.startswith(OLD_EXCEL_MAGIC):
         raise ImportFileRejected(
-            "这是 Excel 工作簿，不是 CSV：请在 Excel 里点“另存为”，选“CSV UTF-8（逗号分隔）” "
-            "(this is an Excel workbook; save it as CSV)"
+            "这是旧版 Excel 文件（.xls）：请在 Excel 里点“另存为”，选“Excel 工作簿（.xlsx）”或“CSV UTF-8” "
+            "(an old .xls workbook; save it as .xlsx or CSV)"
         )
     text = _decode_text(data)
     if text is None or "\x00" in text or _looks_binary(text):
         raise ImportFileRejected(
-            "这个文件不是 CSV 表格（可能是图片或其他文件），请在 Excel 里另存为 CSV (not a CSV text file)"
+            "这个文件不是表格（可能是图片或其他文件），请上传 Excel（.xlsx）或 CSV (not a spreadsheet)"
         )
     return text
+
+
+_UNREADABLE_WORKBOOK = (
+    "这个 Excel 文件打不开（可能损坏了），请在 Excel 里重新保存，或另存为 CSV (the workbook cannot be read)"
+)
+
+
+def workbook_rows(data: bytes) -> list[list[str]]:
+    """The first sheet of an .xlsx workbook as rows of text cells (Excel's row n is index n − 1).
+
+    Numbers are written as a person would type them (25.5, 13800138000), dates as 2025-06-01 and
+    date-times as 2025-06-01 08:30:00; formulas give their last computed value. Raises
+    :class:`ImportFileRejected` for a workbook that cannot be read or is too big.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+        if unpacked > MAX_WORKBOOK_UNPACKED_BYTES:
+            raise ImportFileRejected("这个 Excel 文件解开后太大，请分成几个文件 (workbook too large when unpacked)")
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except ImportFileRejected:
+        raise
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
+        raise ImportFileRejected(_UNREADABLE_WORKBOOK) from exc
+    try:
+        sheet = book.worksheets[0]
+        # Some programs write a wrong sheet size, which would cut rows or columns off.
+        sheet.reset_dimensions()
+        rows: list[list[str]] = []
+        for values in sheet.iter_rows(values_only=True):
+            if len(rows) >= MAX_SHEET_ROWS:
+                raise ImportFileRejected(f"表格超过 {MAX_SHEET_ROWS} 行，请分成几个文件 (too many rows)")
+            rows.append([_cell_text(value) for value in values[:MAX_SHEET_COLUMNS]])
+        return rows
+    except ImportFileRejected:
+        raise
+    except (zipfile.BadZipFile, IndexError, KeyError, ValueError, OSError) as exc:
+        raise ImportFileRejected(_UNREADABLE_WORKBOOK) from exc
+    finally:
+        book.close()
+
+
+def _cell_text(value: object) -> str:
+    """A workbook cell as the text a person would have typed into a CSV."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else format(value, ".10g")
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    return str(value)
 
 
 def _decode_text(data: bytes) -> str | None:
@@ -418,7 +507,7 @@ def plan_import(
     :class:`~catalog.errors.NotAllowed` for a non-manager.
     """
     require_manager(actor)
-    records = list(_records(decode(data)))
+    records = read_table(data)
     start = next((i for i, r in enumerate(records) if any(c.strip() for c in r)), None)
     if start is None:
         raise ImportFileRejected("文件里没有内容 (empty file)")

@@ -1,8 +1,9 @@
 """Reading and writing the spreadsheets people exchange: seller-centre exports, tracking lists.
 
-Files come from Excel or a platform's seller centre, so they may be UTF-8 (with or without a BOM)
-or GB18030/GBK, name their columns in several ways, and wrap long numbers as ``="123…"`` so that
-Excel does not round them. Row numbers are the ones Excel shows: the header is row 1.
+Files come from Excel or a platform's seller centre, so they may be an Excel workbook (.xlsx, its
+first sheet) or a CSV in UTF-8 (with or without a BOM) or GB18030/GBK. They name their columns in
+several ways, and wrap long numbers as ``="123…"`` so that Excel does not round them. Row numbers
+are the ones Excel shows: the header is row 1.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from catalog.errors import ImportFileRejected
+from catalog.spreadsheet import is_workbook, workbook_rows
 from orders.errors import OrderError
 
 BOM = "\ufeff"
@@ -26,6 +29,16 @@ def decode(data: bytes) -> str:
         except UnicodeDecodeError:
             continue
     raise OrderError("看不懂这个文件的编码，请在 Excel 里“另存为 CSV UTF-8” (file is not UTF-8 or GBK)")
+
+
+def _table(data: bytes) -> Iterator[list[str]]:
+    """The rows of a CSV, or of an Excel workbook's first sheet, as text cells."""
+    if is_workbook(data):
+        try:
+            return iter(workbook_rows(data))
+        except ImportFileRejected as exc:
+            raise OrderError(str(exc)) from exc
+    return csv.reader(io.StringIO(decode(data)))
 
 
 def _key(header: str) -> str:
@@ -47,7 +60,7 @@ def read_rows(data: bytes, columns: Mapping[str, Sequence[str]],
     ``columns`` maps each field to the header names it may have, in order of preference.
     Raises :class:`OrderError` for an empty file or when a required column is missing.
     """
-    reader = csv.reader(io.StringIO(decode(data)))
+    reader = _table(data)
     header = next(reader, None)
     if not header:
         raise OrderError("文件是空的 (the file is empty)")

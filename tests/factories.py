@@ -77,6 +77,22 @@ def catalog_csv(rows: list[list[str]], encoding: str = "utf-8-sig") -> bytes:
     return out.getvalue().encode(encoding)
 
 
+def workbook(rows: list[list[object]]) -> bytes:
+    """An Excel .xlsx workbook (made by openpyxl) whose first sheet holds ``rows``, cells typed as
+    given (numbers, dates and None stay what they are, as Excel keeps them)."""
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def image_bytes(size: tuple[int, int] = (64, 48), fmt: str = "JPEG", color: str = "red", exif_orientation: int | None = None) -> bytes:
     """A real picture made by Pillow (optionally with an EXIF orientation tag)."""
     import io

@@ -166,7 +166,7 @@ def test_dry_run_never_writes(session, api_as, people, where):
 @pytest.mark.parametrize(
     "data, filename, words",
     [
-        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20, "catalog.csv", "不是 CSV"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20, "catalog.csv", "不是表格"),
         (b"a" * (50 * 1024 * 1024), "huge.csv", "文件太大"),
     ],
     ids=["binary-named-csv", "50-MB"],
@@ -180,7 +180,7 @@ def test_files_that_cannot_be_imported_get_400_and_change_nothing(session, api_a
 
 def test_import_without_a_file_is_400(session, api_as, people):
     response = api_as(people["coord"]).post("/api/products/import", data={}, content_type="multipart/form-data")
-    assert response.status_code == 400 and "CSV" in response.json["error"]
+    assert response.status_code == 400 and "请选择要导入的表格文件" in response.json["error"]
 
 
 def test_export_is_utf8_bom_csv_that_recreates_the_catalog(session, api_as, people):

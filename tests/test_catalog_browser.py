@@ -25,7 +25,7 @@ def test_coordinator_imports_a_spreadsheet_reads_the_dry_run_and_finds_the_produ
             ["A003", "<b>核桃</b>", "li", "斤", "２５．５", "", "5", "3", "太行山"]]
     bad = good + [["A004", "坏价格", "nobody", "斤", "-5", "", "1", "", ""]]
     (tmp_path / "bad.csv").write_bytes(factories.catalog_csv(bad, "gbk"))
-    (tmp_path / "catalog.csv").write_bytes(factories.catalog_csv(good, "gbk"))
+    (tmp_path / "catalog.xlsx").write_bytes(factories.workbook(good))  # corrected in Excel, saved as .xlsx
     for sku, colour in (("A001", "gold"), ("A002", "orange"), ("A003", "saddlebrown")):
         (tmp_path / f"{sku}.jpg").write_bytes(factories.image_bytes((900, 600), color=colour))
 
@@ -45,8 +45,8 @@ def test_coordinator_imports_a_spreadsheet_reads_the_dry_run_and_finds_the_produ
     expect(page.locator("#confirm-button")).to_be_hidden()
     page.screenshot(path=str(screenshot_dir / "catalog-01-dry-run-errors.png"), full_page=True)
 
-    # The corrected file and three photos named after the skus.
-    page.locator("#import-file").set_input_files(str(tmp_path / "catalog.csv"))
+    # The corrected workbook (.xlsx) and three photos named after the skus.
+    page.locator("#import-file").set_input_files(str(tmp_path / "catalog.xlsx"))
     page.locator("#import-photos").set_input_files([str(tmp_path / f"A00{i}.jpg") for i in (1, 2, 3)])
     page.get_by_role("button", name="检查（不会保存）").click()
     expect(page.locator("#report-title")).to_have_text("检查结果（还没有保存）")

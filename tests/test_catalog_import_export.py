@@ -1,7 +1,10 @@
 """CSV import and export as Excel on a Chinese Windows PC writes and reads them."""
 from __future__ import annotations
 
+import io
 import os
+import zipfile
+from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -144,18 +147,28 @@ def test_html_in_names_is_kept_as_text(session, coord):
     assert catalog(session)["X1"].name == "<script>alert(1)</script>"
 
 
+def _zip_of(name: str, content: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, content)
+    return out.getvalue()
+
+
 @pytest.mark.parametrize(
     "data, reason",
     [
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + os.urandom(2000), "不是 CSV"),
-        (os.urandom(4000).replace(b"\x00", b"\x01"), "不是 CSV"),
-        (b"PK\x03\x04" + b"\x00" * 100, "Excel 工作簿"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + os.urandom(2000), "不是表格"),
+        (os.urandom(4000).replace(b"\x00", b"\x01"), "不是表格"),
+        (b"PK\x03\x04" + b"\x00" * 100, "Excel 文件打不开"),
+        (_zip_of("notes.txt", b"hello"), "Excel 文件打不开"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500, "旧版 Excel"),
         (b"", "空的"),
         (b"\r\n\r\n", "空的"),
         ("价格很贵,随便\r\n1,2\r\n".encode(), "表头"),
         ("名称,name\r\n".encode(), "同一列"),
     ],
-    ids=["png-named-csv", "random-binary", "xlsx", "empty", "blank-lines", "no-known-header", "duplicate-column"],
+    ids=["png-named-csv", "random-binary", "broken-xlsx", "zip-not-workbook", "old-xls", "empty", "blank-lines",
+         "no-known-header", "duplicate-column"],
 )
 def test_files_that_are_not_catalog_csvs_are_refused_with_a_reason(session, coord, data, reason):
     with pytest.raises(ImportFileRejected, match=reason):
@@ -252,3 +265,38 @@ def test_stock_sold_while_an_import_is_checked_is_recorded_truthfully(app, sessi
     change = session.scalars(select(ProductChange).where(ProductChange.reason == "CSV 导入", ProductChange.field == "stock",
                                                          ProductChange.old_value.is_not(None))).one()
     assert (change.old_value, change.new_value) == (17, 50)  # 20 minus the 3 just sold, not the stale 20
+
+
+def test_an_excel_workbook_imports_as_excel_keeps_its_cells(session, coord):
+    """Numbers, dates and empty cells as Excel stores them; errors name the rows Excel shows."""
+    rows = [
+        ["编号", "名称", "农户", "单位", "单价", "促销价", "库存", "链接号", "产地", "生产日期", "促销开始", "促销结束"],
+        ["A001", "五常大米", "wang", "袋", 59.9, 49.9, 20, 1, "黑龙江", datetime(2025, 10, 8), datetime(2025, 11, 1, 8, 30),
+         datetime(2025, 11, 11)],
+        ["A002", "土鸡蛋", "王大姐", "盒", 25, None, 100, 2, None, None, None, None],
+        [None] * 12,  # Excel's blank line
+        ["A003", "核桃", "li", "斤", "２５．５", None, 5.0, None, "河北", None, None, None],
+    ]
+    report = spreadsheet.import_products(session, factories.workbook(rows), coord)
+    session.commit()
+    assert (report.created, report.errors) == (3, [])
+    found = catalog(session)
+    rice = found["A001"]
+    assert (rice.price_fen, rice.promo_price_fen, rice.stock, rice.link_no) == (5990, 4990, 20, 1)
+    assert rice.produced_on.isoformat() == "2025-10-08"
+    assert rice.promo_starts_at.isoformat() == "2025-11-01T00:30:00+00:00"  # 08:30 in the village, UTC+8
+    assert (found["A002"].price_fen, found["A002"].stock, found["A002"].origin) == (2500, 100, "")
+    assert (found["A003"].price_fen, found["A003"].stock) == (2550, 5)
+
+    bad = [[None] * 12, rows[0], ["A004", "小米", "wang", "斤", "很贵", None, 3, None, None, None, None, None]]
+    report = spreadsheet.import_products(session, factories.workbook(bad), coord)
+    assert [e["row"] for e in report.errors] == [3], "the header is on Excel's row 2, the bad row on 3"
+    assert not report.written and "A004" not in catalog(session)
+
+
+def test_a_workbook_that_unpacks_to_too_much_is_refused_before_it_is_parsed(session, coord, monkeypatch):
+    monkeypatch.setattr(spreadsheet, "MAX_WORKBOOK_UNPACKED_BYTES", 1024 * 1024)
+    bomb = _zip_of("xl/worksheets/sheet1.xml", b"\x00" * (2 * 1024 * 1024))
+    assert len(bomb) < 10 * 1024
+    with pytest.raises(ImportFileRejected, match="解开后太大"):
+        spreadsheet.import_products(session, bomb, coord)

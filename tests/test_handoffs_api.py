@@ -174,3 +174,22 @@ def test_tracking_numbers_upload_from_the_filled_in_manifest(world):
     again = partner.post(f"/api/handoffs/{batch['id']}/tracking?partial=1",
                          data={"file": (io.BytesIO(data), "m.csv")}, content_type="multipart/form-data")
     assert again.json["unchanged"] == 2 and again.json["created"] == 0
+
+
+def test_tracking_numbers_upload_from_the_manifest_filled_in_and_saved_as_a_workbook(world):
+    batch = hand_two(world)
+    partner = world["api"]["partner"]
+    partner.post(f"/api/handoffs/{batch['id']}/ack")
+    rows: list[list[object]] = list(csv.reader(io.StringIO(
+        partner.get(f"/api/handoffs/{batch['id']}/manifest.csv").data.decode("utf-8-sig"))))
+    header = rows[0]
+    for row, (carrier, number) in zip(rows[1:3], [("顺丰", "SF1234567890"), ("京东", 98765432101)]):
+        row[header.index("快递公司")], row[header.index("运单号")] = carrier, number  # Excel keeps digits as a number
+        row[header.index("订单号")] = int(str(row[header.index("订单号")]))
+    accepted = partner.post(f"/api/handoffs/{batch['id']}/tracking",
+                            data={"file": (io.BytesIO(factories.workbook(rows)), "m.xlsx")},
+                            content_type="multipart/form-data")
+    assert accepted.status_code == 200, accepted.json
+    assert accepted.json["created"] == 2
+    shipped = {o["id"]: o["tracking_no"] for o in partner.get("/api/orders").json}
+    assert shipped == {world["orders"][0].id: "SF1234567890", world["orders"][1].id: "98765432101"}

@@ -101,7 +101,7 @@ def upload_tracking(handoff_id: int) -> ResponseReturnValue:
     """
     upload = request.files.get("file")
     if upload is None:
-        raise ApiError(400, "请选择要上传的 CSV 文件 (file is required)")
+        raise ApiError(400, "请选择要上传的表格文件 (file is required)")
     session = get_db()
     with order_errors():
         report = importer.import_tracking_numbers(session, actor=current_user, handoff_id=handoff_id,

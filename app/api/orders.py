@@ -172,7 +172,7 @@ def import_orders() -> ResponseReturnValue:
     """
     upload = request.files.get("file")
     if upload is None:
-        raise ApiError(400, "请选择要导入的 CSV 文件 (file is required)")
+        raise ApiError(400, "请选择要导入的表格文件 (file is required)")
     session = get_db()
     with order_errors():
         report = importer.import_platform_orders(

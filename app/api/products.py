@@ -191,7 +191,7 @@ def import_products() -> ResponseReturnValue:
     _require_manager()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise ApiError(400, "请选择要导入的 CSV 文件 (multipart field `file` is missing)")
+        raise ApiError(400, "请选择要导入的表格文件 (multipart field `file` is missing)")
     dry_run, partial = flag("dry_run"), flag("partial")
     job_id = request.form.get("progress") or request.args.get("progress") or ""
     report_progress = _progress_reporter(job_id)

@@ -134,7 +134,7 @@ def tracking(handoff_id: int) -> ResponseReturnValue:
     handoff = _load(handoff_id)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        flash(_("请选择要上传的 CSV 文件"), "error")
+        flash(_("请选择要上传的表格文件"), "error")
         return redirect(url_for("handoffs.show", handoff_id=handoff_id))
     try:
         report = importer.import_tracking_numbers(session, actor=current_user, handoff_id=handoff_id,
