@@ -237,7 +237,6 @@ def read_table(data: bytes) -> list[list[str]]:
     Reads a CSV (UTF-8 with or without BOM, GB18030/GBK, UTF-16; comma, tab or semicolon) or the
     first sheet of an Excel .xlsx workbook. Raises :class:`ImportFileRejected` for anything else.
     """
-    _check_size(data)
     if is_workbook(data):
         return workbook_rows(data)
     return list(_records(decode(data)))
@@ -280,6 +279,7 @@ def workbook_rows(data: bytes) -> list[list[str]]:
     date-times as 2025-06-01 08:30:00; formulas give their last computed value. Raises
     :class:`ImportFileRejected` for a workbook that cannot be read or is too big.
     """
+    _check_size(data)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(member.file_size for member in archive.infolist())
