@@ -214,12 +214,6 @@ def _record_stock_change(session: Session, product_id: int, old: int, new: int, 
     })
 
 
-def _record_event(session: Session, order_id: int, from_status: str | None, to_status: str, actor: User,
-                  note: str = "", at: datetime | None = None) -> None:
-    session.execute(_INSERT_EVENT, {"order_id": order_id, "from_status": from_status, "to_status": to_status,
-                                    "actor_id": actor.id, "at": at or utcnow(), "note": note[:200]})
-
-
 # --- logging an order -----------------------------------------------------------------------------
 
 def _clean_text(value: str | None, what: str, limit: int, *, required: bool = True) -> str:
@@ -364,7 +358,8 @@ def log_order(
 
 def _event(session: Session, order: Order, from_status: str | None, to_status: str, actor: User,
            note: str = "", at: datetime | None = None) -> None:
-    _record_event(session, order.id, from_status, to_status, actor, note, at)
+    session.execute(_INSERT_EVENT, {"order_id": order.id, "from_status": from_status, "to_status": to_status,
+                                    "actor_id": actor.id, "at": at or utcnow(), "note": note[:200]})
     # The trail may have been read already in this session; let the next read see the new row.
     session.expire(order, ["events"])
 
