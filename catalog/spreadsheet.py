@@ -226,18 +226,13 @@ MAX_SHEET_COLUMNS = 200
 MAX_WORKBOOK_UNPACKED_BYTES = 200 * 1024 * 1024
 
 
-def is_workbook(data: bytes) -> bool:
-    """Whether ``data`` looks like an Excel .xlsx workbook rather than a CSV text."""
-    return data.startswith(WORKBOOK_MAGIC)
-
-
 def read_table(data: bytes) -> list[list[str]]:
     """The rows of an uploaded table as text cells; Excel's row n is index n − 1.
 
     Reads a CSV (UTF-8 with or without BOM, GB18030/GBK, UTF-16; comma, tab or semicolon) or the
     first sheet of an Excel .xlsx workbook. Raises :class:`ImportFileRejected` for anything else.
     """
-    if is_workbook(data):
+    if data.startswith(WORKBOOK_MAGIC):
         return workbook_rows(data)
     return list(_records(decode(data)))
 

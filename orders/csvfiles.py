@@ -15,30 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.errors import ImportFileRejected
-from catalog.spreadsheet import is_workbook, workbook_rows
+from catalog.spreadsheet import read_table
 from orders.errors import OrderError
 
 BOM = "\ufeff"
 
 
-def decode(data: bytes) -> str:
-    """The text of a CSV file. Raises :class:`OrderError` when it is neither UTF-8 nor GB18030."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise OrderError("看不懂这个文件的编码，请在 Excel 里“另存为 CSV UTF-8” (file is not UTF-8 or GBK)")
-
-
 def _table(data: bytes) -> Iterator[list[str]]:
-    """The rows of a CSV, or of an Excel workbook's first sheet, as text cells."""
-    if is_workbook(data):
-        try:
-            return iter(workbook_rows(data))
-        except ImportFileRejected as exc:
-            raise OrderError(str(exc)) from exc
-    return csv.reader(io.StringIO(decode(data)))
+    """The rows of a CSV (in whatever encoding Excel wrote it), or of a workbook's first sheet."""
+    try:
+        return iter(read_table(data))
+    except ImportFileRejected as exc:
+        raise OrderError(str(exc)) from exc
 
 
 def _key(header: str) -> str:

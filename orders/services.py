@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Result, Select, Table, bindparam, func, insert, select, update
+from sqlalchemy import CursorResult, Result, Row, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -153,15 +153,10 @@ _GIVE_STOCK = (
 )
 # Taking the stock for a new order also reads, in the same statement, what the order freezes (unit,
 # prices) and what the answer shows (names). A farmer's variant matches only their own products.
-_TAKE_FOR_ORDER = (
-    update(_products)
-    .where(_products.c.id == bindparam("product_id"), _products.c.active.is_(True), _stock >= bindparam("quantity"))
-    .values(stock=_stock - bindparam("quantity"))
-    .returning(
-        _stock, _products.c.name, _products.c.unit, _products.c.farmer_id, _products.c.price_fen,
-        _products.c.promo_price_fen, _products.c.promo_starts_at, _products.c.promo_ends_at,
-        select(_users.c.username).where(_users.c.id == _products.c.farmer_id).scalar_subquery(),
-    )
+_TAKE_FOR_ORDER = _TAKE_STOCK.where(_products.c.active.is_(True)).returning(
+    _products.c.name, _products.c.unit, _products.c.farmer_id, _products.c.price_fen,
+    _products.c.promo_price_fen, _products.c.promo_starts_at, _products.c.promo_ends_at,
+    select(_users.c.username).where(_users.c.id == _products.c.farmer_id).scalar_subquery(),
 )
 _TAKE_OWN_FOR_ORDER = _TAKE_FOR_ORDER.where(_products.c.farmer_id == bindparam("owner_id"))
 _PRODUCT_STOCK = select(_products.c.name, _products.c.unit, _stock, _products.c.active, _products.c.farmer_id).where(
@@ -183,9 +178,14 @@ def _sync_stock(session: Session, product_id: int, stock: int) -> None:
         set_committed_value(product, "stock", stock)
 
 
-def _out_of_stock(session: Session, product_id: int, quantity: int) -> OutOfStock:
-    name, unit, left, _active, _farmer = session.execute(_PRODUCT_STOCK, {"product_id": product_id}).one()
-    return OutOfStock(f"库存不足：{name} 只剩 {left} {unit}，要 {quantity} {unit} (out of stock: {left} left)")
+def _product_stock(session: Session, product_id: int) -> Row[Any, Any, Any, Any, Any] | None:
+    """The product's name, unit, stock, active flag and farmer, read as they are now."""
+    return session.execute(_PRODUCT_STOCK, {"product_id": product_id}).one_or_none()
+
+
+def _out_of_stock(product: Row[Any, Any, Any, Any, Any], quantity: int) -> OutOfStock:
+    left, unit = product.stock, product.unit
+    return OutOfStock(f"库存不足：{product.name} 只剩 {left} {unit}，要 {quantity} {unit} (out of stock: {left} left)")
 
 
 def _take_stock(session: Session, product_id: int, quantity: int) -> int:
@@ -195,7 +195,9 @@ def _take_stock(session: Session, product_id: int, quantity: int) -> int:
     """
     new_stock = session.execute(_TAKE_STOCK, {"product_id": product_id, "quantity": quantity}).scalar()
     if new_stock is None:
-        raise _out_of_stock(session, product_id, quantity)
+        product = _product_stock(session, product_id)
+        assert product is not None, "an order's product is never deleted"
+        raise _out_of_stock(product, quantity)
     _sync_stock(session, product_id, new_stock)
     return int(new_stock)
 
@@ -259,12 +261,12 @@ def _duplicate(channel: str, platform_order_no: str, existing_id: int) -> Duplic
 
 def _not_taken(session: Session, actor: User, product_id: int, quantity: int) -> OrderError:
     """Why taking stock for a new order matched no row: not found, not on sale or out of stock."""
-    row = session.execute(_PRODUCT_STOCK, {"product_id": product_id}).one_or_none()
+    row = _product_stock(session, product_id)
     if row is None or (actor.role == FARMER and row.farmer_id != actor.id):
         return NotFound(f"没有找到商品 #{product_id} (product not found)")
     if not row.active:
         return OrderError(f"{row.name} 已下架，不能下单 (product is not on sale)")
-    return _out_of_stock(session, product_id, quantity)
+    return _out_of_stock(row, quantity)
 
 
 def log_order(
