@@ -4,23 +4,24 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def _secret_key(data_dir: Path) -> str:
-    """CUNBO_SECRET_KEY, else a key generated once and kept (0600) in the data dir."""
-    if os.environ.get("CUNBO_SECRET_KEY"):
-        return os.environ["CUNBO_SECRET_KEY"]
-    path = data_dir / "secret_key"
+def _kept(data_dir: Path, name: str, env_name: str, make: Callable[[], str]) -> str:
+    """``$env_name``, else a value made once and kept (0600) in the data dir file ``name``."""
+    if os.environ.get(env_name):
+        return os.environ[env_name]
+    path = data_dir / name
     if path.exists():
         return path.read_text().strip()
-    key = secrets.token_hex(32)
+    value = make()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(key)
-    return key
+        fh.write(value)
+    return value
 
 
 class Config:
@@ -42,6 +43,8 @@ class Config:
     # A SQLite database's write-ahead log is copied back by a background thread rather than inside
     # the commit that fills it (db.WalCheckpointer; bench/orders.py measures why).
     SQLITE_CHECKPOINT_THREAD = True
+    # Request threads of the server (waitress). The preview holds one per viewer (at most 4).
+    SERVER_THREADS = 16
 
     def __init__(self) -> None:
         env = os.environ
@@ -51,7 +54,9 @@ class Config:
         self.HOST = env.get("CUNBO_HOST", "127.0.0.1")
         self.PORT = int(env.get("CUNBO_PORT", "8000"))
         self.FFMPEG = env.get("CUNBO_FFMPEG") or None
-        self.SECRET_KEY = _secret_key(self.DATA_DIR)
+        self.SECRET_KEY = _kept(self.DATA_DIR, "secret_key", "CUNBO_SECRET_KEY", lambda: secrets.token_hex(32))
+        # This PC's id: its broadcasts, plans and scheduler are its own on a shared county database.
+        self.STATION_ID = _kept(self.DATA_DIR, "station_id", "CUNBO_STATION_ID", lambda: secrets.token_hex(6))
 
     def as_dict(self) -> dict[str, Any]:
         """Every upper-case setting, for ``app.config.from_mapping``."""

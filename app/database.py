@@ -11,7 +11,10 @@ import db
 def init_app(app: Flask) -> None:
     """Create the engine and session factory and close each request's session at teardown."""
     checkpoint_thread = bool(app.config.get("SQLITE_CHECKPOINT_THREAD", True))
-    engine = db.make_engine(app.config["DATABASE_URL"], autocheckpoint=not checkpoint_thread)
+    # Never fewer pooled connections than request threads plus the live monitor and checkpointer:
+    # a request must not wait for a connection while others hold theirs.
+    pool = {"pool_size": app.config["SERVER_THREADS"] + 4, "max_overflow": 8}
+    engine = db.make_engine(app.config["DATABASE_URL"], autocheckpoint=not checkpoint_thread, **pool)
     app.extensions["cunbo.engine"] = engine
     if checkpoint_thread and db.is_sqlite_file(engine):
         # Commits no longer copy the log back themselves (see db.WalCheckpointer).

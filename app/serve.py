@@ -29,7 +29,10 @@ def main() -> int:
     log = logging.getLogger("cunbo")
     app = create_app()
     sweep_photo_files(app)
-    server = create_server(app, host=app.config["HOST"], port=app.config["PORT"], threads=16)
+    # A broadcast that outlived a previous server (a crash, kill -9) is taken over, or its
+    # session closed with its recordings listed; only the server does this, never a CLI command.
+    app.extensions["cunbo.live"].recover()
+    server = create_server(app, host=app.config["HOST"], port=app.config["PORT"], threads=app.config["SERVER_THREADS"])
     pending_hooks = list(app.extensions.get(SHUTDOWN_HOOKS, []))
 
     def run_hooks() -> None:

@@ -75,7 +75,7 @@ def micro_costs() -> dict[str, float]:
     import numpy as np
 
     from capture.frames import bgr_to_i420
-    from capture.outputs import PreviewHub
+    from capture.preview import PreviewHub
     from capture.overlay import Compositor, OverlayScene
 
     comp = Compositor(1280, 720)

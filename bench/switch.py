@@ -54,7 +54,7 @@ def console_switches(tmp: Path, count: int, rng, pause):  # type: ignore[no-unty
     import db
     from accounts import services as accounts
     from catalog.models import Product
-    from schedules.live import LiveService
+    from live.service import LiveService
 
     url = f"sqlite:///{tmp / 'switch.db'}"
     db.upgrade(url)

@@ -2,7 +2,7 @@
 
 One encoder process encodes once (H.264 + AAC) and writes, through the ``tee`` muxer, the
 Matroska recording plus an MPEG-TS copy on stdout. Each destination gets its own light
-``-c copy`` relay fed from that MPEG-TS (see :mod:`capture.outputs` for why).
+``-c copy`` relay fed from that MPEG-TS (see :mod:`capture.relay` for why).
 """
 from __future__ import annotations
 

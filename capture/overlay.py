@@ -111,7 +111,8 @@ def format_price(fen: int, unit: str = "") -> str:
 class OverlayScene:
     """What the overlay shows, as plain values. An empty scene shows no product card.
 
-    Money is integer fen; ``countdown_ends_at`` is a time.monotonic() deadline. Raises
+    Money is integer fen; ``countdown_ends_at`` is a wall-clock deadline (``time.time()``
+    seconds), so it means the same in every process and after a restart. Raises
     ValueError for negative money, stock or link numbers.
     """
 
@@ -138,6 +139,15 @@ class OverlayScene:
     def has_product(self) -> bool:
         """True when the product card is shown."""
         return bool(self.product_name.strip()) or self.price_fen is not None
+
+
+def countdown_left(ends_at: float | None, now: float | None = None) -> int | None:
+    """Whole seconds a countdown still shows (rounded up: "1" until it ends), None when over or
+    none. The video and every status use this one rounding."""
+    if ends_at is None:
+        return None
+    left = math.ceil(ends_at - (time.time() if now is None else now))
+    return left if left > 0 else None
 
 
 # -- layout --------------------------------------------------------------------------------
@@ -325,6 +335,12 @@ def render_text_bgr(text: str, size: int, fg: tuple[int, int, int], bg: tuple[in
     return cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
 
 
+def render_neutral(width: int, height: int) -> np.ndarray:
+    """The I420 frame shown before the first camera frame: the slate's colour, no message."""
+    img = Image.new("RGB", (width, height), SLATE_BG)
+    return cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2YUV_I420)
+
+
 def render_slate(width: int, height: int) -> np.ndarray:
     """The I420 frame shown while the source reconnects: "画面中断，正在重连…"."""
     bg = SLATE_BG
@@ -425,15 +441,16 @@ class Compositor:
     def set_scene(self, scene: OverlayScene) -> int:
         """Render what changed and swap it in; returns the new version. Never raises for any text."""
         with self._lock:
-            cards = self._render(scene, time.monotonic())
+            cards = self._render(scene, time.time())
             self._scene = scene
             self._state = (self._state[0] + 1, cards)
             return self._state[0]
 
     def tick(self, now: float | None = None) -> bool:
-        """Re-render the countdown when its shown second changed; True if it did."""
+        """Re-render the countdown when its shown second changed (``now``: ``time.time()``);
+        True if it did."""
         with self._lock:
-            now = time.monotonic() if now is None else now
+            now = time.time() if now is None else now
             if self._countdown_seconds(self._scene, now) == self._countdown_left:
                 return False
             self._state = (self._state[0], self._render(self._scene, now))
@@ -456,10 +473,7 @@ class Compositor:
 
     @staticmethod
     def _countdown_seconds(scene: OverlayScene, now: float) -> int | None:
-        if scene.countdown_ends_at is None:
-            return None
-        left = math.ceil(scene.countdown_ends_at - now)
-        return left if left > 0 else None
+        return countdown_left(scene.countdown_ends_at, now)
 
     def _card(self, name: str, key: object, make: Callable[[], tuple[int, int, Image.Image] | None]) -> Card | None:
         cached = self._rendered.setdefault(name, OrderedDict())

@@ -28,13 +28,16 @@ from capture.audio import AudioMeter, AudioSource, make_audio_source
 from capture.errors import CaptureError, EncoderError, NotRunning
 from capture.ffmpeg import find_ffmpeg, progress_number
 from capture.frames import FrameBuffer, Timeline, i420_to_bgr
-from capture.outputs import EncoderSink, PreviewHub, Relay, TsFanout
-from capture.overlay import Compositor, OverlayScene, render_slate
+from capture.encoder import EncoderSink
+from capture.preview import PreviewHub
+from capture.relay import Relay, TsFanout
+from capture.overlay import Compositor, OverlayScene, render_neutral, render_slate
 from capture.settings import CaptureSettings
 from capture.sources import Grabber, VideoSource, make_video_source
 
 log = logging.getLogger(__name__)
 
+STOP_TIMEOUT_S = 3.0  # a whole stop, encoder finishing its file included; then kill
 MAX_LATE_S = 0.5  # the output loop catches up by writing back-to-back up to this; beyond, it drops
 WATCHDOG_S = 0.1
 EventCallback = Callable[[str, dict[str, Any]], None]
@@ -72,6 +75,10 @@ class Supervisor:
         self._fanout = TsFanout()
         self._preview = PreviewHub(settings.preview_fps, settings.preview_width)
         self._slate = render_slate(*self.size)
+        # Until the first camera frame the video shows a calm plain picture (with the host's card),
+        # not the slate: the slate says the source was lost, and nothing was lost yet.
+        self._neutral = render_neutral(*self.size)
+        self._had_frame = False
         self._grabber: Grabber | None = None
         self._audio: AudioSource | None = None
         self._encoder: EncoderSink | None = None
@@ -156,8 +163,14 @@ class Supervisor:
         Returns the scene version, for :meth:`wait_scene_out`. Never raises for any text."""
         return self.compositor.set_scene(scene)
 
-    def stop(self, timeout: float = 10.0) -> StopResult:
-        """Stop everything and finish the recording. Raises :class:`NotRunning` when not started."""
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> StopResult:
+        """Stop everything and finish the recording within about ``timeout`` seconds (what has not
+        finished by then is killed). Raises :class:`NotRunning` when not started."""
+        deadline = time.monotonic() + timeout
+
+        def left(share: float = 1.0) -> float:
+            return max(0.1, (deadline - time.monotonic()) * share)
+
         with self._lock:
             if self._state in ("idle", "stopping"):
                 raise NotRunning("现在没有在直播", "capture is not running")
@@ -165,15 +178,15 @@ class Supervisor:
             duration = time.monotonic() - self._started_mono
             self._stop.set()
             for thread in self._threads:
-                thread.join(timeout)
+                thread.join(min(1.0, left(0.25)))
             encoder, self._encoder = self._encoder, None
             if encoder is not None:
-                code = encoder.stop(timeout)
+                code = encoder.stop(left(0.7))
                 log.info("encoder finished with exit code %s", code)
             for relay in self._fanout.relays:
-                relay.stop()
+                relay.stop(min(1.0, left(0.5)))
             if self._grabber is not None:
-                self._grabber.stop()
+                self._grabber.stop(min(1.0, left(0.5)))
             if self._audio is not None:
                 self._audio.close()
             self._preview.stop()
@@ -209,6 +222,7 @@ class Supervisor:
             "destinations": [{"url": r.masked, "state": r.state, "failures": r.failures} for r in self._fanout.relays],
             "source_state": self._source_state,
             "scene_frames": self.scene_frames,
+            "cards": sorted(self.compositor.boxes()),
             "preview_subscribers": self._preview.subscribers,
         }
 
@@ -331,8 +345,11 @@ class Supervisor:
                     self.dropped_source += frame.seq - last_seq - 1
                 last_seq = frame.seq
                 base, key = frame.image, ("frame", frame.seq)
-            else:
+                self._had_frame = True
+            elif self._had_frame:
                 base, key = self._slate, ("slate",)
+            else:
+                base, key = self._neutral, ("neutral",)
             snapshot = self.compositor.snapshot()
             # A repeated source frame under unchanged cards is the same picture: reuse it.
             if out is None or key + (id(snapshot),) != last_key:
@@ -360,7 +377,7 @@ class Supervisor:
         window: list[tuple[float, int, int]] = []
         while not self._stop.wait(WATCHDOG_S):
             now = time.monotonic()
-            self.compositor.tick(now)
+            self.compositor.tick(time.time())
             # Output fps and stream bit rate over the last two seconds.
             window = [w for w in window if now - w[0] <= 2.0] + [(now, self.frames_out, self._fanout.bytes_total)]
             span = window[-1][0] - window[0][0]
@@ -407,7 +424,7 @@ class Supervisor:
                 wait = 0.0  # the first restart is immediate: the recording has a gap otherwise
             self._encoder_retry_at = now + wait
             self._emit("encoder", {"state": "restarting", "failures": self._encoder_failures})
-            encoder.stop(timeout=2.0)
+            encoder.stop(timeout=1.0)
         if now < self._encoder_retry_at:
             return
         self._encoder_retry_at = None

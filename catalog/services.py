@@ -15,7 +15,6 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, Table, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from accounts.models import User
 from accounts.roles import ADMIN, COORDINATOR, FARMER, MANAGERS
@@ -27,6 +26,7 @@ from catalog.errors import (
     ProductNotFound,
     UnknownFarmer,
 )
+from catalog.changes import stock_written
 from catalog.models import Product, ProductChange
 from catalog.money import MAX_FEN, format_yuan
 from db import utcnow
@@ -534,7 +534,7 @@ def adjust_stock(session: Session, product_id: int, delta: int, actor: User | No
         if delta > 0:
             raise InvalidProduct(f"库存太大（最多 {MAX_STOCK}） (stock too large)", "stock")
         raise OutOfStock(product_id, product.name, product.stock, -delta)
-    _sync_stock(session, product_id, new)
+    stock_written(session, product_id, new)
     if delta:
         record_change(session, product_id, "stock", new - delta, new, actor, reason)
     return int(new)
@@ -553,13 +553,13 @@ def set_stock(session: Session, product_id: int, stock: int, actor: User | None,
         if seen is None:
             raise ProductNotFound(product_id)
         if seen == stock:
-            _sync_stock(session, product_id, stock)
+            stock_written(session, product_id, stock)
             return stock
         done = session.execute(
             update(_products).where(_products.c.id == product_id, _products.c.stock == seen).values(stock=stock)
         )
         if done.rowcount == 1:  # type: ignore[attr-defined]
-            _sync_stock(session, product_id, stock)
+            stock_written(session, product_id, stock)
             record_change(session, product_id, "stock", seen, stock, actor, reason)
             return stock
 
@@ -572,10 +572,3 @@ def adjust_stocks(session: Session, deltas: Mapping[int, int], actor: User, reas
     """
     require_manager(actor)
     return {pid: adjust_stock(session, pid, delta, actor, reason) for pid, delta in deltas.items() if delta}
-
-
-def _sync_stock(session: Session, product_id: int, stock: int) -> None:
-    """Keep a loaded Product in step with a stock written by SQL, without marking it dirty."""
-    product = session.identity_map.get(session.identity_key(Product, product_id))  # type: ignore[arg-type]
-    if product is not None:
-        set_committed_value(product, "stock", stock)

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User
 from catalog import photos as photo_store
+from catalog.changes import touched
 from catalog.errors import CatalogError, ImportFileRejected, UnknownFarmer
 from catalog.models import Product, ProductChange
 from catalog.money import parse_yuan, yuan_text
@@ -710,6 +711,7 @@ def _write(session: Session, plans: Sequence[RowPlan], actor: User, reason: str,
                     for f, v in plan.changes.items() if f in TRACKED_FIELDS]
     if changed_rows:
         session.execute(update(Product), changed_rows)
+        touched(session, (row["id"] for row in changed_rows))  # a bulk UPDATE the flush does not see
     if history:
         session.execute(insert(ProductChange), history)
     session.flush()

@@ -1,6 +1,6 @@
 """The one place that owns the SQLAlchemy ``Base``, engines and sessions.
 
-Domain packages (``accounts``, ``catalog``, ``orders``, ``schedules``, ``contests``) declare their
+Domain packages (``accounts``, ``catalog``, ``orders``, ``live``, ``schedules``, ``contests``) declare their
 models on :class:`Base` and take a :class:`~sqlalchemy.orm.Session` in every operation; only
 ``app/`` decides when a session is committed. Nothing here knows about Flask.
 """
@@ -63,6 +63,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def N_(message: str) -> str:
+    """Mark a Chinese message id for translation where a domain package defines it (the app
+    translates it where it is shown; ``python -m scripts.i18n`` extracts every ``N_``)."""
+    return message
 
 
 def utcnow() -> datetime:
@@ -236,7 +242,7 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 # Every module that declares models, named as data so that db/ imports none of them at load time
 # (they import db). Migrations and tests need the whole metadata; add new model modules here.
-MODEL_MODULES: tuple[str, ...] = ("accounts.models", "catalog.models", "orders.models", "schedules.models")
+MODEL_MODULES: tuple[str, ...] = ("accounts.models", "catalog.models", "orders.models", "live.models")
 
 
 def import_models() -> None:

@@ -22,10 +22,10 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import CursorResult, Result, Row, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from accounts.models import User
 from accounts.roles import FARMER, MANAGERS, PARTNER
+from catalog.changes import stock_written
 from catalog.models import Product, ProductChange, price_in_force
 from db import utcnow
 from orders.errors import (
@@ -40,7 +40,7 @@ from orders.errors import (
 )
 from orders.models import CHANNEL_LABELS, STATUS_LABELS, Handoff, Order, OrderEvent
 from orders.phones import normalise_phone
-from schedules.models import LiveSession
+from live.models import LiveSession
 
 MAX_QUANTITY = 100_000
 T = TypeVar("T")
@@ -171,13 +171,6 @@ _ORDER_BY_NUMBER = select(_orders.c.id).where(
 )
 
 
-def _sync_stock(session: Session, product_id: int, stock: int) -> None:
-    """Let a Product already loaded in this session see the stock just written (no reload)."""
-    product = session.identity_map.get(session.identity_key(Product, product_id))  # type: ignore[arg-type]
-    if product is not None:
-        set_committed_value(product, "stock", stock)
-
-
 def _product_stock(session: Session, product_id: int) -> Row[Any, Any, Any, Any, Any] | None:
     """The product's name, unit, stock, active flag and farmer, read as they are now."""
     return session.execute(_PRODUCT_STOCK, {"product_id": product_id}).one_or_none()
@@ -198,14 +191,14 @@ def _take_stock(session: Session, product_id: int, quantity: int) -> int:
         product = _product_stock(session, product_id)
         assert product is not None, "an order's product is never deleted"
         raise _out_of_stock(product, quantity)
-    _sync_stock(session, product_id, new_stock)
+    stock_written(session, product_id, new_stock)
     return int(new_stock)
 
 
 def _return_stock(session: Session, product_id: int, quantity: int) -> int:
     """Give ``quantity`` back atomically and return the new stock."""
     new_stock = int(session.execute(_GIVE_STOCK, {"product_id": product_id, "quantity": quantity}).scalar_one())
-    _sync_stock(session, product_id, new_stock)
+    stock_written(session, product_id, new_stock)
     return new_stock
 
 
@@ -323,7 +316,7 @@ def log_order(
     if taken is None:
         raise _not_taken(session, actor, product_id, quantity)
     new_stock, product_name, unit, farmer_id, price, promo, promo_starts, promo_ends, farmer_name = taken
-    _sync_stock(session, product_id, new_stock)
+    stock_written(session, product_id, new_stock)
 
     now = now or utcnow()
     unit_price = price_in_force(price, promo, promo_starts, promo_ends, now)

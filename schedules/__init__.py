@@ -1,1 +1,1 @@
-"""Broadcast plans, the live-session service and the scheduler that starts and stops them."""
+"""Broadcast plans and the scheduler that starts and stops them through :mod:`live`."""

@@ -27,7 +27,8 @@ LABEL_DICTS = (
     ("accounts.roles", "ROLE_LABELS"),
     ("orders.models", "STATUS_LABELS"),
     ("orders.models", "CHANNEL_LABELS"),
-    ("schedules.destinations", "PLATFORMS"),
+    ("live.destinations", "PLATFORMS"),
+    ("live.models", "END_REASONS"),
 )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from capture.settings import CaptureSettings
@@ -142,6 +143,36 @@ def _children_named(names: set[str]) -> list[int]:
         if ppid == me and comm in names and state != "Z":
             found.append(int(stat.parent.name))
     return found
+
+
+def stray_processes(root: Path) -> list[str]:
+    """Broadcast workers and ffmpeg processes a test left behind: any process whose command line
+    names a path under ``root`` (a worker's spec, an encoder's recording), and any ffmpeg
+    orphaned to init (a relay whose worker died)."""
+    found = []
+    for proc in psutil.process_iter(["pid", "ppid", "name", "cmdline", "status"]):
+        info = proc.info
+        if info["status"] == psutil.STATUS_ZOMBIE or info["pid"] == os.getpid():
+            continue
+        cmdline = " ".join(info["cmdline"] or [])
+        if str(root) in cmdline or (info["name"] == "ffmpeg" and info["ppid"] == 1):
+            found.append(f"{info['pid']} {cmdline[:120]}")
+    return found
+
+
+@pytest.fixture
+def no_stray_processes(tmp_path: Path) -> Iterator[None]:
+    """Fails a test that leaves a broadcast worker or one of its ffmpeg processes running."""
+    yield
+    deadline = time.monotonic() + 5.0
+    while (left := stray_processes(tmp_path)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for line in left:
+        try:
+            psutil.Process(int(line.split()[0])).kill()
+        except psutil.Error:
+            pass
+    assert not left, f"left running after the test: {left}"
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.media_fixtures import stray_processes
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -104,6 +106,8 @@ def test_sigterm_during_a_live_broadcast_with_a_viewer_ends_it_cleanly(tmp_path)
 
     engine = database.make_engine(db_url)
     with engine.connect() as conn:
-        ended, recordings = conn.execute(text("SELECT ended_at, recordings FROM live_sessions")).one()
+        ended, reason = conn.execute(text("SELECT ended_at, end_reason FROM live_sessions")).one()
+        recordings = conn.execute(text("SELECT path FROM recordings")).scalars().all()
     engine.dispose()
-    assert ended is not None and recordings, "the broadcast was ended and its recording kept"
+    assert ended is not None and reason is None and recordings, "the broadcast was ended and its recording kept"
+    assert not stray_processes(tmp_path), "a deliberate stop leaves no worker or ffmpeg behind"

@@ -11,7 +11,7 @@ import pytest
 from capture.audio import FLOOR_DBFS, AudioMeter, SilenceSource, WavSource, dbfs_levels, make_audio_source
 from capture.errors import AudioSourceError
 from capture.frames import FrameBuffer, bgr_to_i420, i420_planes, i420_to_bgr
-from capture.outputs import TS_PACKET, TsFanout, pat_offset
+from capture.relay import TS_PACKET, TsFanout, pat_offset
 from capture.sources import CameraSource, FileSource, TestPatternSource, make_video_source, parse_camera_spec
 from capture.testing import make_wav, tone
 

@@ -5,16 +5,17 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"app", "accounts", "capture", "catalog", "orders", "schedules", "contests", "db"}
+OURS = {"app", "accounts", "capture", "catalog", "orders", "live", "schedules", "contests", "db"}
 # What each package may import from among ours.
 ALLOWED = {
     "capture": set(),
     "db": set(),
     "accounts": {"db"},
     "catalog": {"db", "accounts"},
-    "orders": {"db", "accounts", "catalog", "schedules"},
-    "schedules": {"db", "accounts", "catalog", "orders", "capture"},
-    "contests": {"db", "accounts", "catalog", "orders", "schedules"},
+    "live": {"db", "accounts", "catalog", "capture"},
+    "orders": {"db", "accounts", "catalog", "live"},
+    "schedules": {"db", "accounts", "catalog", "orders", "live", "capture"},
+    "contests": {"db", "accounts", "catalog", "orders", "live", "schedules"},
 }
 WEB_MODULES = ("flask", "flask_login", "flask_wtf", "flask_babel", "werkzeug", "wtforms")
 # Password hashing is not HTTP; accounts/ may use werkzeug's well-reviewed implementation.

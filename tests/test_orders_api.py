@@ -83,7 +83,7 @@ def test_roles_that_may_not_log_orders_get_403(world):
 
 
 def test_the_list_filters_by_status_and_session(world, session):
-    from schedules.models import LiveSession
+    from live.models import LiveSession
 
     live = LiveSession(host_id=world["farmer"].id)
     session.add(live)

@@ -12,7 +12,7 @@ from orders import services as orders
 from orders.errors import DuplicateOrder, NotAllowed, NotFound, OrderError, OrderFrozen, OutOfStock, WrongState
 from orders.models import Order, OrderEvent
 from orders.phones import normalise_phone
-from schedules.models import LiveSession
+from live.models import LiveSession
 from tests import factories
 
 

@@ -5,6 +5,7 @@ from typing import Literal
 
 from flask import jsonify
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -17,7 +18,7 @@ from app.live.checklist import run_checklist
 from app.security import role_required
 from capture.errors import CaptureError
 from orders.services import session_totals
-from schedules.live import LiveError, visible_session
+from live.service import AlreadyLive, LiveBusy, LiveError, NotLive, PreviewFull, UnknownProduct, visible_session
 
 HOSTS = (FARMER, COORDINATOR, ADMIN)
 
@@ -60,8 +61,18 @@ class ChecklistBody(BaseModel):
     destinations: list[str] = Field(default_factory=list, max_length=8)
 
 
+# The one mapping of live-session errors to HTTP statuses (the domain classes carry none).
+LIVE_ERROR_STATUS: dict[type[LiveError], int] = {
+    AlreadyLive: 409, NotLive: 409, LiveBusy: 409, UnknownProduct: 404, PreviewFull: 429,
+}
+
+
+def live_error_status(exc: LiveError) -> int:
+    return next((code for cls, code in LIVE_ERROR_STATUS.items() if isinstance(exc, cls)), 400)
+
+
 def _live_error(exc: LiveError) -> ApiError:
-    return ApiError(exc.status, str(exc))
+    return ApiError(live_error_status(exc), _(str(exc)))
 
 
 @bp.post("/live/start")
@@ -158,13 +169,14 @@ def session_detail(session_id: int) -> ResponseReturnValue:
     if row is None:
         raise ApiError(404, "没有这场直播 (no such session)")
     orders, gmv = session_totals(session, session_id)
-    recordings = [r for r in row.recordings.splitlines() if r]
+    recordings = row.recording_paths
     return jsonify(
         {
             "id": row.id,
             "host": row.host.username,
             "started_at": row.started_at.isoformat(),
             "ended_at": row.ended_at.isoformat() if row.ended_at else None,
+            "end_reason": row.end_reason,
             "recording": recordings[0] if recordings else None,
             "recordings": recordings,
             "segments": [

@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field
 from app.api import bp
 from app.api.errors import ApiError, load_body
 from app.database import get_db
-from app.live import product_changed
 from app.orders.common import finish_upload, flag, status_for
 from app.security import signed_in_user
 from orders import importer
@@ -83,7 +82,6 @@ def create_order() -> ResponseReturnValue:
     with order_errors():
         order = orders.log_order(session, actor=signed_in_user(), **body.model_dump())
     session.commit()
-    product_changed(order["product_id"])
     return jsonify(order), 201
 
 
@@ -127,7 +125,6 @@ def change_order(order_id: int) -> ResponseReturnValue:
     with order_errors():
         order = orders.update_order(session, actor=current_user, order_id=order_id, **body.model_dump())
     session.commit()
-    product_changed(order.product_id)
     return jsonify(orders.order_to_dict(order))
 
 
@@ -138,7 +135,6 @@ def cancel_order(order_id: int) -> ResponseReturnValue:
     with order_errors():
         order = orders.cancel_order(session, actor=current_user, order_id=order_id)
     session.commit()
-    product_changed(order.product_id)
     return jsonify(orders.order_to_dict(order))
 
 

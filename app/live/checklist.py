@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app
 
-from schedules.checklist import as_dicts, run_checks
+from live.checklist import as_dicts, run_checks
 
 
 def run_checklist(*, video: str, audio: str, destinations: list[str]) -> dict[str, Any]:

@@ -20,10 +20,11 @@ from capture import devices
 from catalog import services as catalog
 from catalog.models import Product
 from orders.models import CHANNEL_LABELS
-from schedules import destinations as dest
+from live import destinations as dest
 from orders.services import session_totals
-from schedules.live import visible_session
-from schedules.profiles import profile_of
+from live.models import END_REASONS
+from live.service import LiveError, PreviewFull, visible_session
+from live.profiles import profile_of
 
 HOSTS = (FARMER, COORDINATOR, ADMIN)
 
@@ -65,10 +66,12 @@ def console() -> ResponseReturnValue:
 @role_required(*HOSTS)
 def preview() -> ResponseReturnValue:
     """The composited video as MJPEG; encodes only while someone watches."""
-    supervisor = live_service().supervisor
-    if supervisor is None:
+    try:
+        frames = live_service().preview(current_user.id)
+    except PreviewFull:
+        abort(429)
+    except LiveError:
         abort(404)
-    frames = supervisor.mjpeg_frames()
 
     def parts() -> Iterator[bytes]:
         try:
@@ -136,4 +139,5 @@ def session_page(session_id: int) -> ResponseReturnValue:
         abort(404)
     orders, gmv = session_totals(session, session_id)
     products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_({s.product_id for s in row.segments})))}
-    return render_template("live/session.html", row=row, orders=orders, gmv=gmv, products=products)
+    return render_template("live/session.html", row=row, orders=orders, gmv=gmv, products=products,
+                           end_reasons=END_REASONS)

@@ -14,7 +14,6 @@ from accounts import services as accounts
 from accounts.roles import ADMIN, COORDINATOR, FARMER, MANAGERS
 from app.database import get_db
 from app.home import HomeCard, register_card
-from app.live import product_changed
 from app.i18n import N_
 from app.orders import bp
 from app.orders.common import (
@@ -99,7 +98,6 @@ def new() -> ResponseReturnValue:
             status = status_for(exc)
         else:
             session.commit()
-            product_changed(order["product_id"])
             flash(_("已登记订单 #%(id)s，合计 %(total)s", id=order["id"], total=format_yuan(order["total_fen"])),
                   "success")
             return redirect(url_for("orders.show", order_id=order["id"]))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from capture import devices
-from schedules.destinations import DestinationError, mask_key, split_push_url
+from live.destinations import DestinationError, mask_key, split_push_url
 
 # Two hours at the highest preset (2500 kbps video + 128 kbps audio) ≈ 2.4 GB; ask for 3 GB.
 DISK_NEED_MB = 3000

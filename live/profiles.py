@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from schedules.models import HostProfile
+from live.models import HostProfile
 
 
 def profile_of(session: Session, user_id: int) -> HostProfile:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from schedules.models import StreamDestination
+from live.models import StreamDestination
 
 PLATFORMS: dict[str, str] = {
     "douyin": "抖音",

@@ -3,31 +3,73 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
 from db import Base, UTCDateTime, utcnow
 
 
+# Why a session ended abnormally (异常结束), as codes; pages show their labels.
+END_REASONS: dict[str, str] = {
+    "worker_lost": "直播程序意外退出，电脑重启后没有找到它",
+    "restart_failed": "直播程序多次重启都没有成功",
+}
+
+
 class LiveSession(Base):
-    """One broadcast as it ran: who, when, where it was recorded, which products were shown."""
+    """One broadcast as it ran: who, when, on which station, its recordings and which products
+    were shown. While it runs, this row is the truth about what is on screen (product, promo,
+    QR code, countdown, layout); the worker shows what the row says."""
 
     __tablename__ = "live_sessions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     host_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    station_id: Mapped[str] = mapped_column(String(64), default="", index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The last time the server saw the worker alive: where a crashed session is taken to have ended.
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    end_reason: Mapped[str | None] = mapped_column(String(32), default=None)
     video: Mapped[str] = mapped_column(String(255), default="")
     audio: Mapped[str] = mapped_column(String(255), default="")
-    # Newline-separated recording files (a restart of the encoder opens a new segment file).
-    recordings: Mapped[str] = mapped_column(Text, default="")
+    preset: Mapped[str] = mapped_column(String(16), default="720p30")
+    layout: Mapped[str] = mapped_column(String(16), default="landscape")
+    # Names the worker's files in the data dir (spec, channel, log) so a restarted server finds it.
+    worker_key: Mapped[str] = mapped_column(String(64), default="")
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"), default=None)
+    show_promo: Mapped[bool] = mapped_column(Boolean, default=False)
+    qr_on: Mapped[bool] = mapped_column(Boolean, default=False)
+    qr_text: Mapped[str] = mapped_column(String(255), default="")
+    countdown_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     host: Mapped[User] = relationship()
     segments: Mapped[list["Segment"]] = relationship(
         back_populates="session", order_by="Segment.start_s", cascade="all, delete-orphan"
     )
+    recordings: Mapped[list["Recording"]] = relationship(
+        back_populates="session", order_by="Recording.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def recording_paths(self) -> list[str]:
+        return [r.path for r in self.recordings]
+
+
+class Recording(Base):
+    """One recording file of a session, added when the worker opens it (a restart of the
+    pipeline, a layout switch or a worker restart each open a new one)."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (UniqueConstraint("session_id", "path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("live_sessions.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(String(1024))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    session: Mapped[LiveSession] = relationship(back_populates="recordings")
 
 
 class Segment(Base):

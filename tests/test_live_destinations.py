@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from schedules import destinations as dest
+from live import destinations as dest
 from tests import factories
 
 
