@@ -44,7 +44,7 @@ from capture.supervisor import Supervisor
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SUPERVISOR_STOP_S = 3.0
+SUPERVISOR_STOP_S = 2.0  # inside the web side's STOP_TIMEOUT_S, leaving time to answer and exit
 LAYOUT_STOP_S = 1.5
 STATUS_TIMEOUT_S = 1.5
 STOP_TIMEOUT_S = 4.0
