@@ -36,6 +36,11 @@ RECORDING_MUXER = "matroska:cluster_time_limit=1000:flush_packets=1"
 # so dump_extra puts them back on every keyframe for the relays.
 RELAY_MUXER = "mpegts:bsfs/v=dump_extra=freq=keyframe"
 
+# The relay reads our own MPEG-TS, whose streams are known: probing it the default 5 s delayed
+# every push by 5.2 s (shared/notes/media-facts.md). A short probe still finds the H.264 and AAC
+# parameters; with none at all (probesize 32, analyzeduration 0) the relay never went live.
+RELAY_INPUT_ARGS: list[str] = ["-fflags", "nobuffer", "-probesize", "65536", "-analyzeduration", "300000"]
+
 PROGRESS_ARGS: list[str] = ["-progress", "pipe:2", "-stats_period", "1", "-nostats"]
 
 
@@ -121,7 +126,7 @@ def relay_argv(ffmpeg: str, url: str) -> list[str]:
     """
     return [
         ffmpeg, "-hide_banner", "-loglevel", "warning", *PROGRESS_ARGS,
-        "-f", "mpegts", "-i", "pipe:0",
+        *RELAY_INPUT_ARGS, "-f", "mpegts", "-i", "pipe:0",
         "-map", "0", "-c", "copy",
         "-rw_timeout", "10000000",
         "-f", "flv", "-flvflags", "no_duration_filesize", url,

@@ -94,6 +94,7 @@ class Supervisor:
         self.dropped_source = 0
         self.dropped_output = 0
         self.scene_frames = 0
+        self.slate_frames = 0  # frames that showed "source lost": 0 unless the source really was
         self._latest: np.ndarray | None = None
         self._measured_fps = 0.0
         self._measured_kbps = 0.0
@@ -223,6 +224,7 @@ class Supervisor:
             "source_state": self._source_state,
             "scene_frames": self.scene_frames,
             "cards": sorted(self.compositor.boxes()),
+            "slate_frames": self.slate_frames,
             "preview_subscribers": self._preview.subscribers,
         }
 
@@ -348,6 +350,7 @@ class Supervisor:
                 self._had_frame = True
             elif self._had_frame:
                 base, key = self._slate, ("slate",)
+                self.slate_frames += 1
             else:
                 base, key = self._neutral, ("neutral",)
             snapshot = self.compositor.snapshot()

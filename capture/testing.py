@@ -99,8 +99,9 @@ class NginxRtmp:
             self.proc.send_signal(signal.SIGQUIT)
             try:
                 self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired:  # a publisher still connected holds a graceful quit
                 self.kill()
+                return
         self._reap_group()
         self.proc = None
 

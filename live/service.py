@@ -63,7 +63,7 @@ OP_WAIT_S = 1.5  # waiting for another start/stop/switch (each cancellable or sh
 STOP_TIMEOUT_S = 3.5  # the worker finishes its recording and exits, or is killed: with OP_WAIT_S ≤ 5 s
 LAYOUT_TIMEOUT_S = 3.0
 SCENE_TIMEOUT_S = 1.0
-TICK_S = 0.5  # the monitor: worker status, new recordings, a dead worker
+TICK_S = 0.25  # the monitor: worker status (a few ms), new recordings, a dead worker
 HEARTBEAT_S = 5.0  # last_seen_at: where a session that crashed with its server is taken to end
 SAFETY_NET_S = 5.0  # re-read the on-screen product for writes other stations made
 MISSES_BEFORE_KILL = 3  # status requests in a row without an answer: the worker is stuck
@@ -226,6 +226,10 @@ class LiveService:
             live = _Live(session_id=session_id, host_id=host.id, host_name=host.name, village=host.village,
                          started_at=started_at, settings=settings, worker=worker, scene=scene,
                          recordings=worker.recordings(), last_heartbeat=time.monotonic())
+            try:  # the first figures now, so status never shows a live without its destinations
+                live.status = dict(worker.request("status").get("status") or {})
+            except CaptureError as exc:
+                log.warning("no first status from the worker: %s", exc.en)
             with self._lock:
                 self._live = live
             self._ensure_monitor()

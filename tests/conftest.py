@@ -63,8 +63,9 @@ def _empty_tables(app: Flask) -> None:
 
 
 @pytest.fixture
-def app(tmp_path: Path, database_url: str) -> Iterator[Flask]:
-    """The app with the test config, its own data dir and empty tables."""
+def app(tmp_path: Path, database_url: str, no_stray_processes: None) -> Iterator[Flask]:
+    """The app with the test config, its own data dir and empty tables; after the test (and the
+    app's shutdown hooks) no broadcast worker or encoder of it may be left running."""
     application = create_app(TestConfig(tmp_path / "data", database_url))
     yield application
     for hook in application.extensions.get("cunbo.shutdown_hooks", []):

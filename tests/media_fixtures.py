@@ -146,16 +146,16 @@ def _children_named(names: set[str]) -> list[int]:
 
 
 def stray_processes(root: Path) -> list[str]:
-    """Broadcast workers and ffmpeg processes a test left behind: any process whose command line
-    names a path under ``root`` (a worker's spec, an encoder's recording), and any ffmpeg
-    orphaned to init (a relay whose worker died)."""
+    """Broadcast workers and encoders a test left behind: any process whose command line names a
+    path under ``root`` (a worker's spec, an encoder's recording). A worker's relays are in its
+    process group, which every stop kills."""
     found = []
-    for proc in psutil.process_iter(["pid", "ppid", "name", "cmdline", "status"]):
+    for proc in psutil.process_iter(["pid", "cmdline", "status"]):
         info = proc.info
         if info["status"] == psutil.STATUS_ZOMBIE or info["pid"] == os.getpid():
             continue
         cmdline = " ".join(info["cmdline"] or [])
-        if str(root) in cmdline or (info["name"] == "ffmpeg" and info["ppid"] == 1):
+        if str(root) in cmdline:
             found.append(f"{info['pid']} {cmdline[:120]}")
     return found
 

@@ -21,7 +21,7 @@ from live.models import LiveSession
 from live.service import OP_WAIT_S, START_TIMEOUT_S, STOP_TIMEOUT_S
 from tests import factories
 
-pytestmark = [pytest.mark.usefixtures("no_stray_processes"), pytest.mark.timeout(400)]
+pytestmark = pytest.mark.timeout(400)
 ROUNDS = 20
 CLIENTS = 3
 # What each call may take at most: waiting for another operation, then its own work (+1 s slack
