@@ -28,7 +28,7 @@ from capture.process import kill, pump_stderr, stop_process
 log = logging.getLogger(__name__)
 
 AUDIO_MAX_LAG_S = 0.2  # a microphone this far behind the video is padded with silence
-AUDIO_TICK_S = 0.01
+AUDIO_TICK_S = 0.02  # 1.6 % of a core at 10 ms for silence (bench/pipeline.py); AAC frames are 21 ms
 
 
 class EncoderSink:
