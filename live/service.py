@@ -546,6 +546,8 @@ class LiveService:
                 log.exception("live monitor failed for session %s", live.session_id)
 
     def _tick(self, live: _Live) -> None:
+        if self._state == "stopping":
+            return  # the stop owns the worker now
         worker = live.worker
         now = time.monotonic()
         if worker is None or not worker.alive():
