@@ -54,6 +54,8 @@ class Config:
         self.HOST = env.get("CUNBO_HOST", "127.0.0.1")
         self.PORT = int(env.get("CUNBO_PORT", "8000"))
         self.FFMPEG = env.get("CUNBO_FFMPEG") or None
+        # Folders a broadcast may play video and sound files from, besides DATA_DIR/media.
+        self.MEDIA_DIRS = [Path(p).resolve() for p in env.get("CUNBO_MEDIA_DIRS", "").split(os.pathsep) if p]
         self.SECRET_KEY = _kept(self.DATA_DIR, "secret_key", "CUNBO_SECRET_KEY", lambda: secrets.token_hex(32))
         # This PC's id: its broadcasts, plans and scheduler are its own on a shared county database.
         self.STATION_ID = _kept(self.DATA_DIR, "station_id", "CUNBO_STATION_ID", lambda: secrets.token_hex(6))

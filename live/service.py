@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import secrets
 import threading
 import time
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -46,6 +48,7 @@ from capture.channel import ChannelError, WorkerRefused
 from capture.errors import CaptureError
 from capture.overlay import OverlayScene, countdown_left
 from capture.settings import CaptureSettings, LayoutName, PresetName
+from capture.sources import TEST_PATTERN
 from capture.worker import Worker, scene_to_dict
 from catalog import changes
 from catalog import services as catalog
@@ -119,6 +122,51 @@ class _Live:
     scene_stale: bool = False
 
 
+# Where a broadcast may take its picture from. Files only from the media folders, URLs only of
+# kinds that cameras and encoders send: anything else would let a host make the server fetch
+# any address or read any file (another farmer's recording, the secret key). Every refusal says
+# the same words, so the answer never tells whether a file exists.
+CAMERA_SPEC = re.compile(r"\d{1,2}|/dev/video\d{1,3}")
+SOURCE_URL_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "rtmps", "srt"})
+AUDIO_DEVICE_WORDS = frozenset({"default", "none"})
+
+
+class SourceRefused(LiveError):
+    """A video or audio source that is not a camera, the test pattern, a media file or a stream."""
+
+
+def _in_media(spec: str, media_dirs: tuple[Path, ...], suffixes: tuple[str, ...] | None = None) -> bool:
+    try:
+        path = Path(spec).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        return False
+    return path.is_file() and any(path.is_relative_to(d) for d in media_dirs)
+
+
+def check_sources(video: str, audio: str, media_dirs: tuple[Path, ...]) -> tuple[str, str]:
+    """The video and audio specs to use (files as absolute paths). Raises :class:`SourceRefused`
+    with one message for every refusal."""
+    refused = SourceRefused(N_("这个画面或声音来源不能用：请选摄像头、麦克风、测试画面，或放在视频文件夹里的文件"))
+    video, audio = video.strip(), audio.strip()
+    media = tuple(d.resolve() for d in media_dirs)
+    if not (CAMERA_SPEC.fullmatch(video) or video == TEST_PATTERN):
+        scheme = urlsplit(video).scheme.lower()
+        if len(scheme) > 1:  # a URL ("C:" is a Windows drive, not a scheme)
+            if scheme not in SOURCE_URL_SCHEMES:
+                raise refused
+        elif not _in_media(video, media):
+            raise refused
+        else:
+            video = str(Path(video).resolve())
+    if audio.lower().endswith(".wav") or "/" in audio or "\\" in audio:
+        if not _in_media(audio, media, (".wav",)):
+            raise refused
+        audio = str(Path(audio).resolve())
+    return video, audio
+
+
 def scene_for(row: LiveSession, product: Product | None, host_name: str, village: str,
               now: datetime | None = None) -> OverlayScene:
     """The overlay scene the session row describes: derived, never stored."""
@@ -150,8 +198,10 @@ class LiveService:
         *,
         station_id: str = "",
         ffmpeg: str | None = None,
+        media_dirs: tuple[Path, ...] = (),
     ) -> None:
         self._sessions = sessions
+        self._media_dirs = (data_dir / "media", *media_dirs)
         self._workers_dir = data_dir / "live"
         self._recording_dir = data_dir / "recordings"
         self.station_id = station_id
@@ -161,6 +211,7 @@ class LiveService:
         self._screen = threading.Lock()
         self._scene = threading.Lock()
         self._cancel = threading.Event()
+        self._starting_host: int | None = None  # the host whose start is under way
         self._state = "idle"
         self._live: _Live | None = None
         self._changes: queue.Queue[frozenset[int]] = queue.Queue(maxsize=1000)
@@ -185,11 +236,12 @@ class LiveService:
     ) -> int:
         """Go live; returns the new session id once the worker's pipeline runs.
 
-        Raises pydantic ``ValidationError`` for bad settings (before anything starts),
-        :class:`AlreadyLive`, :class:`LiveBusy`, and :class:`capture.errors.CaptureError` when the
+        Raises :class:`SourceRefused` for a source that is not allowed, pydantic
+        ``ValidationError`` for bad settings (both before anything starts), :class:`AlreadyLive`, :class:`LiveBusy`, and :class:`capture.errors.CaptureError` when the
         camera, microphone or encoder cannot start, the start took too long or was cancelled by a
         stop (nothing is recorded in the database then, and no worker is left).
         """
+        video, audio = self.check_sources(video, audio)
         settings = CaptureSettings(video=video, audio=audio, destinations=destinations, record=record,
                                    recording_dir=self._recording_dir, preset=preset, layout=layout,
                                    ffmpeg=self._ffmpeg)
@@ -202,7 +254,7 @@ class LiveService:
                 if self._open_rows(session):
                     raise AlreadyLive(N_("已经在直播中，请先结束当前直播"))
             self._cancel.clear()
-            self._state = "starting"
+            self._state, self._starting_host = "starting", host.id
             qr = (qr_text or "").strip()[:255]
             scene = OverlayScene(farmer_name=host.name, village=host.village, qr_text=qr or None)
             key = secrets.token_hex(8)
@@ -238,15 +290,20 @@ class LiveService:
         finally:
             with self._lock:
                 self._state = "idle" if self._live is None else "live"
+                self._starting_host = None
             self._op.release()
 
-    def stop(self) -> dict[str, Any]:
+    def stop(self, actor: User | None = None) -> dict[str, Any]:
         """End the broadcast: the worker finishes its recording and exits (or is killed at the
         deadline). Returns ``{"session_id", "recording", "recordings", "duration_s"}``.
 
-        Also cancels a start under way. Raises :class:`NotLive` when nothing runs,
-        :class:`LiveBusy` if another operation did not finish in time.
+        Also cancels a start under way. Raises :class:`NotLive` when nothing runs (or it is another
+        host's), :class:`LiveBusy` if another operation did not finish in time.
         """
+        live = self._live
+        host_id = live.host_id if live is not None else self._starting_host
+        if actor is not None and actor.role == FARMER and host_id is not None and actor.id != host_id:
+            raise NotLive(N_("现在没有在直播"))
         self._cancel.set()
         self._take_op()
         try:
@@ -262,6 +319,10 @@ class LiveService:
                 self._state = "idle" if self._live is None else self._state
             self._cancel.clear()
             self._op.release()
+
+    def check_sources(self, video: str, audio: str) -> tuple[str, str]:
+        """:func:`check_sources` against this station's media folders."""
+        return check_sources(video, audio, self._media_dirs)
 
     def shutdown(self) -> None:
         """The app is closing on purpose: stop the broadcast (never leave a worker behind) and
@@ -323,7 +384,7 @@ class LiveService:
         Raises :class:`NotLive`, or :class:`UnknownProduct` when it does not exist or (for a
         farmer ``viewer``) is not theirs.
         """
-        live = self._require_live()
+        live = self._require_live(viewer)
         with self._screen, self._sessions() as session:
             try:
                 product = catalog.get_product(session, product_id, viewer=viewer)
@@ -342,9 +403,9 @@ class LiveService:
             live.product_id = product_id
         return self._push_scene(live)
 
-    def hide_product(self) -> OverlayScene:
+    def hide_product(self, actor: User | None = None) -> OverlayScene:
         """Take the product card off the video (the host talks about something else)."""
-        live = self._require_live()
+        live = self._require_live(actor)
         with self._screen, self._sessions() as session:
             row = self._row(session, live)
             self._close_segment(session, live, utcnow())
@@ -361,10 +422,11 @@ class LiveService:
         qr_text: str | None = None,
         countdown_s: int | None = None,
         cancel_countdown: bool = False,
+        actor: User | None = None,
     ) -> OverlayScene:
         """Change the overlay controls. Raises :class:`NotLive`, or :class:`LiveError` for a
         countdown outside 10–300 s or without a product on the video."""
-        live = self._require_live()
+        live = self._require_live(actor)
         if countdown_s is not None and not COUNTDOWN_MIN_S <= countdown_s <= COUNTDOWN_MAX_S:
             raise LiveError(N_("倒计时要在 10–300 秒之间"))
         with self._screen, self._sessions() as session:
@@ -384,7 +446,7 @@ class LiveService:
             session.commit()
         return self._push_scene(live)
 
-    def set_layout(self, layout: LayoutName) -> None:
+    def set_layout(self, layout: LayoutName, actor: User | None = None) -> None:
         """Switch between landscape (16:9) and portrait (9:16) while live.
 
         The worker restarts its pipeline at the new size (the session, timeline and overlay carry
@@ -392,9 +454,10 @@ class LiveService:
         or :class:`LiveError` when the switch failed (the old layout stays, or the monitor
         restarts the worker).
         """
+        self._require_live(actor)
         self._take_op()
         try:
-            live = self._require_live()
+            live = self._require_live(actor)
             if live.settings.layout == layout or live.worker is None:
                 return
             try:
@@ -417,11 +480,14 @@ class LiveService:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self, viewer: User | None = None) -> dict[str, Any]:
         """The API's status shape (shared/api.md), plus overlay and audio details for the
-        console. Never waits on the worker: figures are at most half a second old."""
+        console. Never waits on the worker: figures are at most a quarter second old. A farmer
+        who is not the host sees the idle shape: nothing of another host's broadcast."""
         with self._lock:
             live, state = self._live, self._state
+        if live is not None and not self._may_control(viewer, live):
+            live, state = None, "idle"
         if live is None:
             return {"state": state if state == "starting" else "idle", "session_id": None, "fps": 0.0,
                     "frames_out": 0, "dropped": 0, "duplicated": 0, "product_id": None, "recording": None,
@@ -480,11 +546,12 @@ class LiveService:
             return None
         return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
 
-    def preview(self, viewer_id: int) -> Generator[bytes, None, None]:
+    def preview(self, viewer: User) -> Generator[bytes, None, None]:
         """JPEG frames of the preview for one viewer, until the broadcast ends or the iterator is
         closed. Raises :class:`NotLive`, or :class:`PreviewFull` past the viewer limits (each
         viewer holds a request thread, and the web server must keep threads for orders)."""
-        worker = self.worker
+        worker = self._require_live(viewer).worker
+        viewer_id = viewer.id
         if worker is None:
             raise NotLive(N_("现在没有在直播"))
         with self._lock:
@@ -632,11 +699,18 @@ class LiveService:
         if not self._op.acquire(timeout=OP_WAIT_S):
             raise LiveBusy(N_("正在开播或结束直播，请稍等再试"))
 
-    def _require_live(self) -> _Live:
+    def _require_live(self, actor: User | None = None) -> _Live:
+        """The running broadcast, if ``actor`` may drive it (None: the station itself, e.g. the
+        scheduler). Raises :class:`NotLive` otherwise: another host's live is not there for them."""
         live = self._live
-        if live is None:
+        if live is None or not self._may_control(actor, live):
             raise NotLive(N_("现在没有在直播，请先点“开始直播”"))
         return live
+
+    @staticmethod
+    def _may_control(actor: User | None, live: _Live) -> bool:
+        """The host, and the managers who help hosts (coordinator, admin), drive a live."""
+        return actor is None or actor.role != FARMER or actor.id == live.host_id
 
     def _open_rows(self, session: Session) -> list[LiveSession]:
         query = select(LiveSession).where(LiveSession.ended_at.is_(None), LiveSession.station_id == self.station_id)

@@ -62,6 +62,13 @@ def _empty_tables(app: Flask) -> None:
                 conn.execute(text(f"DELETE FROM {name}"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _media_dirs(media_dir: Path) -> None:
+    """The generated test videos and sounds live in a folder the live engine may play from (a
+    broadcast reads files from media folders only); servers the tests start inherit it."""
+    os.environ["CUNBO_MEDIA_DIRS"] = str(media_dir)
+
+
 @pytest.fixture
 def app(tmp_path: Path, database_url: str, no_stray_processes: None) -> Iterator[Flask]:
     """The app with the test config, its own data dir and empty tables; after the test (and the

@@ -204,7 +204,7 @@ def test_a_database_failure_at_start_leaves_no_broadcast_running(tmp_path, sessi
     farmer = factories.user(session, "farmer", "zhao")
     # A database without tables: the session record cannot be written.
     broken = db.make_session_factory(db.make_engine(f"sqlite:///{tmp_path / 'empty.db'}"))
-    live = LiveService(broken, tmp_path)
+    live = LiveService(broken, tmp_path, media_dirs=(flat_video.parent,))
     try:
         with pytest.raises(Exception, match="no such table"):
             live.start(farmer, video=str(flat_video), audio="none", destinations=[], preset="480p30")
@@ -239,3 +239,116 @@ def test_switching_to_portrait_while_live_keeps_the_session(app, api, session, f
     assert sizes == [(854, 480), (480, 854)]
     record = api.get(f"/api/sessions/{session_id}").json
     assert record["recordings"] == stopped["recordings"] and len(record["segments"]) == 1
+
+
+def test_only_the_host_and_managers_drive_a_live(app, api, api_as, session, farmer, flat_video):
+    mine = factories.product(session, farmer, name="巨鹿小米")
+    other = factories.user(session, "farmer", "li")
+    theirs = factories.product(session, other, name="别人的枣")
+    intruder = api_as(other)
+    coordinator = api_as(factories.user(session, "coordinator", "zhang"))
+    session_id = api.post("/api/live/start", json=start_body(flat_video)).json["session_id"]
+    assert intruder.get("/api/live/status").json["state"] == "idle", "another farmer sees nothing of it"
+    for path, body in (("/api/live/show", {"product_id": theirs.id}), ("/api/live/show", {"product_id": None}),
+                       ("/api/live/overlay", {"qr": True, "qr_text": "http://evil.example/"}),
+                       ("/api/live/overlay", {"layout": "portrait"}), ("/api/live/stop", None)):
+        response = intruder.post(path, json=body)
+        assert response.status_code == 409, (path, response.json)
+    assert intruder.get("/live/preview.mjpg").status_code == 404
+    live = app.extensions["cunbo.live"]
+    assert live.scene.qr_text is None and live.session_id == session_id, "nothing the intruder sent took effect"
+    assert coordinator.post("/api/live/show", json={"product_id": mine.id}).status_code == 200, "a manager helps"
+    assert coordinator.get("/api/live/status").json["session_id"] == session_id
+    assert api.post("/api/live/stop").status_code == 200
+
+
+@pytest.mark.parametrize("video", ["http://127.0.0.1:18999/x.mp4", "file:///etc/passwd", "/etc/passwd",
+                                   "data/secret_key", "/nonexistent/video.mp4", "../recordings/other.mkv"])
+def test_a_source_outside_cameras_media_and_stream_urls_is_refused_with_one_message(app, api, session, video):
+    answers = [api.post("/api/live/start", json={"video": video, "audio": "none"}),
+               api.post("/api/live/checklist", json={"video": video, "audio": "none"})]
+    assert answers[0].status_code == 400
+    messages = {answers[0].json["error"], answers[1].json["checks"][0]["message"]}
+    assert messages == {"这个画面或声音来源不能用：请选摄像头、麦克风、测试画面，或放在视频文件夹里的文件"}
+    assert not answers[1].json["ready"]
+    from live.models import LiveSession
+
+    assert session.query(LiveSession).count() == 0
+
+
+def test_a_wav_file_outside_the_media_folders_is_refused(app, api, tmp_path):
+    from capture.testing import make_wav
+
+    outside = make_wav(tmp_path / "outside.wav")
+    response = api.post("/api/live/start", json={"video": "testsrc", "audio": str(outside)})
+    assert response.status_code == 400 and "来源不能用" in response.json["error"]
+
+
+def test_a_hanging_stream_never_blocks_status_or_healthz_and_a_stop_cancels_it(app, api, client):
+    import socket
+    import threading
+
+    # An RTSP "camera" that accepts the connection and never answers.
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:  # closed at the end of the test
+                return
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    result = {}
+
+    def start() -> None:
+        result["answer"] = api.post("/api/live/start", json={"video": f"rtsp://127.0.0.1:{port}/cam", "audio": "none"})
+
+    starter = threading.Thread(target=start)
+    try:
+        starter.start()
+        assert wait_until(lambda: app.extensions["cunbo.live"].status()["state"] == "starting", timeout=5)
+        for _ in range(5):
+            began = time.monotonic()
+            assert api.get("/api/live/status").json["state"] == "starting"
+            assert client.get("/healthz").status_code == 200
+            assert time.monotonic() - began < 0.5, "status and health answer at once while a source hangs"
+        began = time.monotonic()
+        stopped = api.post("/api/live/stop")
+        starter.join(10)
+        assert time.monotonic() - began < 5.0, "a stop ends a hanging start within 5 s"
+        assert stopped.status_code in (200, 409)
+        assert result["answer"].status_code == 400, "the start says it was cancelled"
+        assert api.get("/api/live/status").json["state"] == "idle"
+    finally:
+        stop.set()
+        acceptor.join(2)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def test_preview_viewers_are_limited_so_request_threads_stay_free(app, api, api_as, session, farmer, flat_video):
+    from live.service import PREVIEW_VIEWERS, PREVIEW_VIEWERS_PER_USER
+
+    api.post("/api/live/start", json=start_body(flat_video))
+    live = app.extensions["cunbo.live"]
+    streams = [live.preview(farmer) for _ in range(PREVIEW_VIEWERS_PER_USER)]
+    for stream in streams:
+        assert next(stream)[:2] == b"\xff\xd8", "JPEG frames"
+    assert api_as(farmer).get("/live/preview.mjpg").status_code == 429, "one person cannot hold every thread"
+    coordinator = factories.user(session, "coordinator", "zhang")
+    streams += [live.preview(coordinator) for _ in range(PREVIEW_VIEWERS - PREVIEW_VIEWERS_PER_USER)]
+    other = api_as(factories.user(session, "admin", "root"))
+    assert other.get("/live/preview.mjpg").status_code == 429, "nor can all viewers together"
+    for stream in streams:
+        stream.close()
+    stopped = api.post("/api/live/stop")
+    assert stopped.status_code == 200, stopped.get_data(as_text=True)

@@ -26,7 +26,7 @@ ROUNDS = 20
 CLIENTS = 3
 # What each call may take at most: waiting for another operation, then its own work (+1 s slack
 # for a request through the test client on a loaded machine).
-DEADLINE_S = {"start": OP_WAIT_S + START_TIMEOUT_S + 1.0, "stop": 5.0 + 1.0, "layout": 5.0 + 1.0}
+DEADLINE_S = {"start": OP_WAIT_S + START_TIMEOUT_S + 1.0, "stop": OP_WAIT_S + STOP_TIMEOUT_S + 1.0, "layout": 5.0 + 1.0}
 
 
 @pytest.fixture

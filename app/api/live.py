@@ -109,7 +109,7 @@ def live_show() -> ResponseReturnValue:
     service = live_service()
     try:
         if body.product_id is None:
-            service.hide_product()
+            service.hide_product(actor=current_user)
         else:
             service.show(body.product_id, viewer=current_user)
     except LiveError as exc:
@@ -124,11 +124,11 @@ def live_overlay() -> ResponseReturnValue:
     body = load_body(OverlayBody)
     try:
         if body.layout is not None:
-            live_service().set_layout(body.layout)
-        live_service().set_overlay(**body.model_dump(exclude={"layout"}))
+            live_service().set_layout(body.layout, actor=current_user)
+        live_service().set_overlay(**body.model_dump(exclude={"layout"}), actor=current_user)
     except LiveError as exc:
         raise _live_error(exc) from exc
-    return jsonify(live_service().status()["overlay"])
+    return jsonify(live_service().status(current_user)["overlay"])
 
 
 @bp.get("/live/status")
@@ -136,7 +136,7 @@ def live_overlay() -> ResponseReturnValue:
 def live_status() -> ResponseReturnValue:
     """State, fps, frames, dropped/duplicated, product on screen, recording, destinations (keys masked),
     and this live's running tally of orders and sales."""
-    status = live_service().status()
+    status = live_service().status(current_user)
     if status["session_id"] is not None:
         status["orders"], status["gmv_fen"] = session_totals(get_db(), status["session_id"])
     return jsonify(status)
@@ -147,7 +147,7 @@ def live_status() -> ResponseReturnValue:
 def live_stop() -> ResponseReturnValue:
     """End the broadcast → {"session_id", "recording", "duration_s"}; 409 when nothing is live."""
     try:
-        return jsonify(live_service().stop())
+        return jsonify(live_service().stop(current_user))
     except LiveError as exc:
         raise _live_error(exc) from exc
 

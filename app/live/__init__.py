@@ -19,7 +19,7 @@ def init_app(app: Flask) -> None:
     data_dir = Path(app.config["DATA_DIR"])
     (data_dir / "recordings").mkdir(parents=True, exist_ok=True)
     service = LiveService(app.extensions["cunbo.sessions"], data_dir, station_id=app.config["STATION_ID"],
-                          ffmpeg=app.config.get("FFMPEG"))
+                          ffmpeg=app.config.get("FFMPEG"), media_dirs=tuple(app.config["MEDIA_DIRS"]))
     app.extensions["cunbo.live"] = service
     app.extensions.setdefault("cunbo.shutdown_hooks", []).append(service.shutdown)
 

@@ -57,7 +57,7 @@ def console() -> ResponseReturnValue:
         cameras=devices.list_cameras(),
         microphones=devices.list_microphones(),
         channels=CHANNEL_LABELS,
-        live=live_service().status(),
+        live=live_service().status(current_user),
         photo_url=photo_url,
     )
 
@@ -67,7 +67,7 @@ def console() -> ResponseReturnValue:
 def preview() -> ResponseReturnValue:
     """The composited video as MJPEG; encodes only while someone watches."""
     try:
-        frames = live_service().preview(current_user.id)
+        frames = live_service().preview(current_user)
     except PreviewFull:
         abort(429)
     except LiveError:
