@@ -182,10 +182,20 @@ class BroadcastWorker:
                 "layout": self.settings.layout, "size": [width, height], "pid": os.getpid()}
 
     def _scene(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """Show a scene from the next frame. With ``wait_shown`` the answer waits (≤ 1 s) for the
+        first frame showing it and says how long that took and how many frames later it was."""
+        received = time.monotonic()
         self.scene = scene_from_dict(msg.get("scene") or {})
         supervisor = self.supervisor
-        version = supervisor.set_scene(self.scene) if supervisor is not None else 0
-        return {"version": version}
+        if supervisor is None:
+            return {"version": 0}
+        frames_before = supervisor.frames_out
+        version = supervisor.set_scene(self.scene)
+        if not msg.get("wait_shown"):
+            return {"version": version}
+        shown = supervisor.wait_scene_out(version, timeout=1.0)
+        return {"version": version, "shown_after_s": None if shown is None else shown - received,
+                "frames_late": supervisor.scene_frames - frames_before}
 
     def _layout(self, msg: dict[str, Any]) -> dict[str, Any]:
         """Restart the pipeline at the new picture size; the old layout comes back if it fails."""
