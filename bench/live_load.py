@@ -88,7 +88,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="cunbo-bench-") as tmp:
         work = Path(tmp)
-        source = make_source(work / "camera-like.mp4", SOURCES["noisy"])
+        (work / "media").mkdir()  # the server's data dir is ``tmp``: its media folder may be played
+        source = make_source(work / "media" / "camera-like.mp4", SOURCES["noisy"])
         url = f"sqlite:///{tmp}/bench.db"
         token, product_id = _prepare(url)
         lineup = _products(url, 4)
