@@ -10,7 +10,8 @@ preset), same outputs (Matroska recording + one RTMP push to a local nginx-rtmp)
       encoder, recording and push through ``tee``.
 
 CPU is read with psutil from every process of each side over the same measured window (after a
-warm-up, so start-up is not counted for either), and split per process. Sources are made here:
+warm-up, so start-up is not counted for either), split per process, and compared per output frame
+(a side that falls behind on a busy machine uses less CPU per second only by making fewer frames). Sources are made here:
 "noisy" is camera-like (moving test pattern with per-frame sensor noise, so decode and encode
 work as hard as on camera footage); "testsrc2" is the plain pattern, far cheaper to decode and
 encode. No real camera footage ships with the project.
@@ -27,6 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import psutil
 
@@ -135,6 +137,7 @@ def run_a(source: Path, url: str, directory: Path, seconds: float) -> tuple[dict
         stop.set()
         worker.stop()
     figures = {
+        "frames": float(after["frames_out"] - before["frames_out"]),
         "fps": (after["frames_out"] - before["frames_out"]) / seconds,
         "dropped": after["dropped"] - before["dropped"], "duplicated": after["duplicated"] - before["duplicated"],
         "live": float(after["destinations"][0]["state"] == "live"),
@@ -142,17 +145,37 @@ def run_a(source: Path, url: str, directory: Path, seconds: float) -> tuple[dict
     return split, figures
 
 
-def run_b(source: Path, png: Path, xy: tuple[int, int], url: str, directory: Path, seconds: float) -> dict[str, float]:
-    """ffmpeg alone; returns its CPU over the same kind of window."""
+class _FrameCounter:
+    """ffmpeg's ``-progress`` output read on a thread: the latest ``frame=`` count."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.frames = 0
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        for raw in iter(stream.readline, b""):
+            key, _, value = raw.decode("ascii", "replace").strip().partition("=")
+            if key == "frame" and value.isdigit():
+                self.frames = int(value)
+
+
+def run_b(source: Path, png: Path, xy: tuple[int, int], url: str, directory: Path,
+          seconds: float) -> tuple[dict[str, float], float]:
+    """ffmpeg alone; returns its CPU over the same kind of window and the frames it put out."""
     from capture.ffmpeg import find_ffmpeg, overlay_reference_argv
 
     argv = overlay_reference_argv(find_ffmpeg(), source=source, card_png=png, card_xy=xy, preset="720p30",
                                   recording=directory / "b.mkv", url=url, seconds=seconds + WARMUP_S + 5)
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    argv[1:1] = ["-progress", "pipe:1", "-stats_period", "0.5"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    counter = _FrameCounter(proc.stdout)
     try:
         time.sleep(WARMUP_S)
+        before = counter.frames
         split = window_cpu([proc.pid], seconds)
-        return {"ffmpeg alone": sum(split.values())}
+        return {"ffmpeg alone": sum(split.values())}, float(counter.frames - before)
     finally:
         proc.kill()
         proc.wait(10)
@@ -182,16 +205,23 @@ def main() -> int:
                     out_a.mkdir()
                     out_b.mkdir()
                     split_a, figures = run_a(source, server.url(f"{kind}-a{n}"), out_a, args.seconds)
-                    split_b = run_b(source, png, (x, y), server.url(f"{kind}-b{n}"), out_b, args.seconds)
+                    split_b, frames_b = run_b(source, png, (x, y), server.url(f"{kind}-b{n}"), out_b, args.seconds)
                     a, b = sum(split_a.values()) / args.seconds, sum(split_b.values()) / args.seconds
-                    ratios.append(a / b)
+                    # Per output frame: a side that fell behind on a busy machine spends less CPU
+                    # per second only because it made fewer frames.
+                    per_a = sum(split_a.values()) / max(1.0, figures["frames"]) * 1000
+                    per_b = sum(split_b.values()) / max(1.0, frames_b) * 1000
+                    ratios.append(per_a / per_b)
                     splits.append(split_a)
                     streams.append(figures)
-                    print(f"[{kind}] round {n + 1}: Cunbo {a:.3f} CPU-s/s, ffmpeg alone {b:.3f} CPU-s/s, "
-                          f"ratio {a / b:.3f}; fps {figures['fps']:.2f}, dropped {figures['dropped']:.0f}, "
-                          f"duplicated {figures['duplicated']:.0f}, push live {bool(figures['live'])}", flush=True)
-                print(f"[{kind}] ratio Cunbo / ffmpeg alone: median {statistics.median(ratios):.3f} "
-                      f"(rounds: {', '.join(f'{r:.3f}' for r in ratios)}; target ≤ 1.00)")
+                    print(f"[{kind}] round {n + 1}: Cunbo {a:.3f} CPU-s/s ({per_a:.2f} ms/frame, "
+                          f"{figures['fps']:.2f} fps, dropped {figures['dropped']:.0f}, duplicated "
+                          f"{figures['duplicated']:.0f}, push live {bool(figures['live'])}); ffmpeg alone {b:.3f} "
+                          f"CPU-s/s ({per_b:.2f} ms/frame, {frames_b / args.seconds:.2f} fps); "
+                          f"ratio per frame {per_a / per_b:.3f}", flush=True)
+                print(f"[{kind}] ratio Cunbo / ffmpeg alone, CPU per output frame: median "
+                      f"{statistics.median(ratios):.3f} (rounds: {', '.join(f'{r:.3f}' for r in ratios)}; "
+                      f"target ≤ 1.00)")
                 labels = sorted({k for s in splits for k in s})
                 print(f"[{kind}] Cunbo per process, CPU-s per s (median): " + ", ".join(
                     f"{label} {statistics.median(s.get(label, 0.0) for s in splits) / args.seconds:.3f}"

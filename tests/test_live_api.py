@@ -352,3 +352,26 @@ def test_preview_viewers_are_limited_so_request_threads_stay_free(app, api, api_
         stream.close()
     stopped = api.post("/api/live/stop")
     assert stopped.status_code == 200, stopped.get_data(as_text=True)
+
+
+def test_two_stations_on_one_database_each_run_their_own_live(app, api, session, farmer, flat_video, tmp_path):
+    """A county runs many stations on one database: each station's live engine sees only its own
+    sessions, so both go live at once and a restart of one never closes the other's session."""
+    from live.service import LiveService
+
+    other_farmer = factories.user(session, "farmer", "li", display_name="李大哥")
+    sessions = app.extensions["cunbo.sessions"]
+    other = LiveService(sessions, tmp_path / "other-station", station_id="other-station",
+                        media_dirs=(flat_video.parent,))
+    try:
+        mine = api.post("/api/live/start", json=start_body(flat_video)).json["session_id"]
+        theirs = other.start(other_farmer, video=str(flat_video), audio="none", destinations=[], preset="480p30")
+        assert mine != theirs
+        assert app.extensions["cunbo.live"].recover() == mine, "a restart reattaches to this station's own live"
+        assert other.status()["session_id"] == theirs
+        assert api.get(f"/api/sessions/{theirs}").status_code == 404, "another farmer's session stays hidden"
+        other.stop()
+        assert api.get("/api/live/status").json["session_id"] == mine, "the other station's stop left this one live"
+    finally:
+        other.shutdown()
+    api.post("/api/live/stop")

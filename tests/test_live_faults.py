@@ -24,7 +24,8 @@ from orders.models import Order
 from tests import factories
 from tests.live_helpers import ServerProcess, wait_until
 
-pytestmark = [pytest.mark.usefixtures("no_stray_processes")]
+# Each server here has its own SQLite file: the run's database (and so its PostgreSQL pass) is not involved.
+pytestmark = [pytest.mark.usefixtures("no_stray_processes"), pytest.mark.media]
 ROOT = Path(__file__).resolve().parent.parent
 
 
