@@ -349,11 +349,14 @@ class LiveService:
         left open with no live worker (ended at the last time known, recordings listed, marked
         abnormal with the reason). Workers with no open session are killed. Returns the session id
         reattached to, or None."""
-        attached: int | None = None
+        current = self._live
+        attached: int | None = current.session_id if current is not None else None
         with self._sessions() as session:
             rows = self._open_rows(session)
             known = {row.worker_key for row in rows}
             for row in rows:
+                if current is not None and row.id == current.session_id:
+                    continue  # already running here: nothing to recover
                 worker = Worker.attach(self._workers_dir, row.worker_key) if row.worker_key else None
                 if worker is not None and attached is None:
                     try:
