@@ -80,11 +80,14 @@ class Order(Base):
         # No query selects orders by product; products are deactivated, never deleted.
         _set_only_index("session_id"),
         _set_only_index("handoff_id"),
+        # A farmer's orders in a time range (a contest's board, migration 0007); also serves
+        # lookups by farmer alone, so it replaces the index on farmer_id.
+        Index("ix_orders_farmer_id_created_at", "farmer_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    farmer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    farmer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     quantity: Mapped[int] = mapped_column(Integer)
     # Parcels the partner packs for this order (a 10-box order may be several parcels); the
     # manifest counts them.
