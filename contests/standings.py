@@ -231,7 +231,8 @@ def exception_orders(session: Session, contest: Contest, cutoff: datetime | None
         late = (
             select(*columns)
             .select_from(_participants_orders().join(sessions, sessions.c.id == _orders.c.session_id))
-            .where(_people.c.contest_id == contest.id, sessions.c.started_at >= window_start(contest),
+            .where(_people.c.contest_id == contest.id, sessions.c.host_id == _people.c.user_id,
+                   sessions.c.started_at >= window_start(contest),
                    sessions.c.started_at < window_end(contest), _orders.c.created_at >= window_end(contest),
                    _orders.c.status != "cancelled")
         )
