@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from accounts.models import User
 from accounts.roles import ADMIN, FARMER, PARTNER, TRAINER
-from contests.errors import N_, ContestError, NotAllowed, NotFound
+from contests.errors import N_, Conflict, ContestError, NotAllowed, NotFound
 from contests.metrics import WEIGHTED_PARTS
 from contests.models import METRIC_LABELS, Contest, Decision, Entry, Participant
 from contests.standings import (
@@ -242,7 +242,7 @@ def add_entry(session: Session, *, actor: User, contest_id: int, host: str, view
             raise NotFound(N_("没有找到 %(name)s 的直播场次 #%(id)s"), name=host, id=session_id)
     now = utcnow()
     entry = Entry(contest_id=contest.id, user_id=participant.user_id, session_id=session_id,
-                  views=_count(views, "观看数"), likes=_count(likes, "点赞数"), entered_by_id=actor.id, entered_at=now,
+                  views=_count(views, N_("观看数")), likes=_count(likes, N_("点赞数")), entered_by_id=actor.id, entered_at=now,
                   verified_by_id=actor.id if manager else None, verified_at=now if manager else None)
     session.add(entry)
     session.flush()
@@ -342,6 +342,12 @@ def count_waiting(session: Session, actor: User) -> int:
         return 0
     return sum(waiting_decisions(session, c).count for c in list_contests(session, actor)
                if can_manage(actor, c) and state_of(c, utcnow()) != "upcoming")
+
+
+def require_finished(contest: Contest) -> None:
+    """Raises :class:`Conflict` while the contest is not over (certificates are for final places)."""
+    if state_of(contest, utcnow()) != "finished":
+        raise Conflict(N_("比赛结束后才能打印奖状"))
 
 
 def my_standings(session: Session, farmer: User, now: datetime | None = None) -> list[tuple[Contest, Standing]]:

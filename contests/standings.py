@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
@@ -87,6 +87,19 @@ class Standing:
     reached_at: datetime | None = None
     disqualified: bool = False
     disqualify_reason: str = ""
+
+    def to_dict(self, *, public: bool = False) -> dict[str, Any]:
+        """The API form (shared/api.md). The public form lists no flags: the projector shows no
+        suspicion before the trainer has decided."""
+        return {
+            "rank": self.rank, "host": self.username, "name": self.name, "score": self.score,
+            "gmv_fen": self.tally.gmv_fen, "orders": self.tally.orders,
+            "fulfilled_gmv_fen": self.tally.fulfilled_gmv_fen, "views": self.tally.views,
+            "likes": self.tally.likes, "reached_at": self.reached_at.isoformat() if self.reached_at else None,
+            "disqualified": self.disqualified,
+            "flags": [] if public else [flag.to_dict() for flag in self.flags],
+            "breakdown": self.breakdown,
+        }
 
 
 @dataclass(frozen=True)
@@ -192,16 +205,6 @@ def _participants_orders() -> Any:
     return _people.join(_orders, _orders.c.farmer_id == _people.c.user_id)
 
 
-def counted_condition(contest: Contest, cutoff: datetime | None, excluded: Iterable[int]) -> list[ColumnElement[bool]]:
-    """The WHERE of the orders that count without a decision: in the window, kept, not a self-order,
-    not disqualified (``excluded``)."""
-    conditions = [*_in_window(contest, cutoff), ~_self_order()]
-    excluded = list(excluded)
-    if excluded:
-        conditions.append(_orders.c.id.not_in(excluded))
-    return conditions
-
-
 @dataclass(frozen=True)
 class ExceptionOrder:
     """A self-order in the window or a late order: counted only when the trainer accepts it."""
@@ -217,13 +220,13 @@ class ExceptionOrder:
 
 
 def exception_orders(session: Session, contest: Contest, cutoff: datetime | None) -> list[ExceptionOrder]:
-    """Self-orders logged in the window and late orders (after the window, for a live session that
-    started inside it), oldest first. None while the board is held at ``cutoff``: late orders do not
-    exist yet then, and self-orders logged after it wait for the reveal like everything else."""
-    columns = (_orders.c.id, _orders.c.farmer_id, _orders.c.product_id, _orders.c.total_fen, _orders.c.status, _orders.c.created_at,
-               _self_order().label("self_order"))
-    in_window = select(*columns, literal(False).label("late")).select_from(_participants_orders()).where(
-        *_in_window(contest, cutoff), _self_order())
+    """Self-orders logged in the window and late orders (after the window, for a live session of the
+    participant that started inside it), oldest first. While the board is held at ``cutoff`` there
+    are no late orders yet."""
+    columns = (_orders.c.id, _orders.c.farmer_id, _orders.c.product_id, _orders.c.total_fen, _orders.c.status,
+               _orders.c.created_at, _self_order().label("self_order"))
+    in_window = select(*columns).select_from(_participants_orders()).where(*_in_window(contest, cutoff),
+                                                                           _self_order())
     found = [ExceptionOrder(r.id, r.farmer_id, r.product_id, r.total_fen, r.status, r.created_at, False, True)
              for r in session.execute(in_window)]
     if cutoff is None:
@@ -236,8 +239,8 @@ def exception_orders(session: Session, contest: Contest, cutoff: datetime | None
                    sessions.c.started_at < window_end(contest), _orders.c.created_at >= window_end(contest),
                    _orders.c.status != "cancelled")
         )
-        found += [ExceptionOrder(r.id, r.farmer_id, r.product_id, r.total_fen, r.status, r.created_at, True, bool(r.self_order))
-                  for r in session.execute(late)]
+        found += [ExceptionOrder(r.id, r.farmer_id, r.product_id, r.total_fen, r.status, r.created_at, True,
+                                 bool(r.self_order)) for r in session.execute(late)]
     return sorted(found, key=lambda o: (o.created_at, o.id))
 
 
@@ -256,26 +259,32 @@ def _tally_orders(session: Session, contest: Contest, tallies: dict[int, Tally],
     """Fill the tallies from orders; returns each participant's order flags and the boosted products."""
     boosted = boosted_products(session, contest, list(tallies))
     boost = contest.poverty_multiplier
-    is_boosted: ColumnElement[bool] = _orders.c.product_id.in_(boosted) if boosted else literal(False)
     fulfilled = _orders.c.status.in_(FULFILLED_STATUSES)
     excluded = [order_id for order_id, kind in decided.orders.items() if kind == "disqualify_order"]
+    conditions = [*_in_window(contest, cutoff), ~_self_order()]
+    if excluded:
+        conditions.append(_orders.c.id.not_in(excluded))
+
+    def total(when: ColumnElement[bool]) -> Any:
+        return func.coalesce(func.sum(case((when, _orders.c.total_fen), else_=0)), 0)
+
+    # Index-only, in the index's order (no sort). Every expression is evaluated for each order in
+    # the window, so the multiplier's sums are asked for only when some product has one
+    # (bench/leaderboard.py: SQLite's per-row work is most of the board's time).
+    sums = [func.count(), func.coalesce(func.sum(_orders.c.total_fen), 0), total(fulfilled)]
+    if boosted:
+        is_boosted = _orders.c.product_id.in_(boosted)
+        sums += [total(is_boosted), total(and_(is_boosted, fulfilled))]
     aggregate = (
-        select(
-            _orders.c.farmer_id,
-            func.count(),
-            func.coalesce(func.sum(_orders.c.total_fen), 0),
-            func.coalesce(func.sum(case((fulfilled, _orders.c.total_fen), else_=0)), 0),
-            func.coalesce(func.sum(case((is_boosted, _orders.c.total_fen), else_=0)), 0),
-            func.coalesce(func.sum(case((and_(is_boosted, fulfilled), _orders.c.total_fen), else_=0)), 0),
-            func.max(_orders.c.created_at),
-        )
+        select(_orders.c.farmer_id, func.max(_orders.c.created_at), *sums)
         .select_from(_participants_orders())
-        .where(*counted_condition(contest, cutoff, excluded))
+        .where(*conditions)
         .group_by(_orders.c.farmer_id)
     )
-    for user_id, count, gmv, done, boosted_gmv, boosted_done, last_at in session.execute(aggregate):
+    extra = boost - 1
+    for user_id, last_at, count, gmv, done, *boosted_sums in session.execute(aggregate):
+        boosted_gmv, boosted_done = boosted_sums or (0, 0)
         tally = tallies[user_id]
-        extra = boost - 1
         tally.orders += count
         tally.gmv_fen += int(gmv) + round(int(boosted_gmv) * extra)
         tally.fulfilled_gmv_fen += int(done) + round(int(boosted_done) * extra)
