@@ -11,8 +11,9 @@ not do raises :class:`NotAllowed`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -190,10 +191,22 @@ def create_contest(session: Session, *, actor: User, title: str, starts_at: date
     return contest
 
 
-def update_rules(session: Session, *, actor: User, contest_id: int, rules: Rules) -> Contest:
-    """Change how a contest scores (weights, step, freeze, multiplier). The board follows at once,
-    since it is derived. Raises :class:`NotFound`, :class:`NotAllowed` or :class:`ContestError`."""
+def rules_of(contest: Contest) -> Rules:
+    """How ``contest`` scores now."""
+    return Rules(metric=contest.metric, weights=contest.weights, rank_step=contest.rank_step,
+                 freeze_min=contest.freeze_min, poverty_counties=contest.counties,
+                 poverty_multiplier=contest.poverty_multiplier, rules_text=contest.rules)
+
+
+def update_rules(session: Session, *, actor: User, contest_id: int, **changes: Any) -> Contest:
+    """Change how a contest scores: any field of :class:`Rules` (weights, step, freeze, multiplier);
+    the others stay. The board follows at once, since it is derived. Raises :class:`NotFound`,
+    :class:`NotAllowed` or :class:`ContestError` (an unknown field or a bad value)."""
     contest = managed_contest(session, actor, contest_id)
+    unknown = set(changes) - {f.name for f in fields(Rules)}
+    if unknown:
+        raise ContestError(N_("不认识的规则项：%(names)s"), names="、".join(sorted(unknown)))
+    rules = replace(rules_of(contest), **changes)
     _check_rules(rules, contest.starts_at, contest.ends_at)
     _apply_rules(contest, rules)
     session.flush()

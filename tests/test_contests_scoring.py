@@ -235,8 +235,8 @@ def test_weights_and_the_step_are_editable(session, people):
     sell(session, goods["li"], DURING + timedelta(minutes=1))
     # orders: li 50, wang 40; sales: wang 50, li 40 → 90 each; wang got there a minute earlier
     assert board(session, contest) == [(1, "wang", 90.0), (2, "li", 90.0)]
-    contests.update_rules(session, actor=trainer, contest_id=contest.id,
-                          rules=contests.Rules(metric="weighted", weights={"orders": 80, "gmv": 20}, rank_step=30))
+    contests.update_rules(session, actor=trainer, contest_id=contest.id, weights={"orders": 80, "gmv": 20},
+                          rank_step=30)
     session.commit()
     # orders: li 80, wang 50; sales: wang 20, li max(0, 20 - 30) = 0
     assert board(session, contest) == [(1, "li", 80.0), (2, "wang", 70.0)]

@@ -29,38 +29,32 @@ class Person(BaseModel):
     phone: str = ""
 
 
-class ContestBody(BaseModel):
-    """The body of POST /api/contests (and, all optional but the metric, PATCH)."""
+class RulesBody(BaseModel):
+    """How a contest scores; the body of PATCH /api/contests/<id> (fields left out stay as they are)."""
+
+    metric: str = "gmv"
+    weights: dict[str, float] | None = None
+    rank_step: float = 0.5
+    freeze_min: int | None = None
+    poverty_counties: list[str] = Field(default_factory=list)
+    poverty_multiplier: float = 1.0
+    rules: str = Field(default="", max_length=2000)
+
+    def given(self) -> dict[str, Any]:
+        """The fields the body set, named as :class:`contests.services.Rules` names them."""
+        values = self.model_dump(exclude_unset=True)
+        if "rules" in values:
+            values["rules_text"] = values.pop("rules")
+        return values
+
+
+class ContestBody(RulesBody):
+    """The body of POST /api/contests."""
 
     title: str = Field(max_length=80)
     starts_at: AwareDatetime
     ends_at: AwareDatetime
-    metric: str = "gmv"
     participants: list[str | Person] = Field(min_length=1)
-    weights: dict[str, float] | None = None
-    rank_step: float = 0.5
-    freeze_min: int | None = None
-    poverty_counties: list[str] = Field(default_factory=list)
-    poverty_multiplier: float = 1.0
-    rules: str = Field(default="", max_length=2000)
-
-    def to_rules(self) -> contests.Rules:
-        """The scoring rules of the body."""
-        return contests.Rules(metric=self.metric, weights=self.weights, rank_step=self.rank_step,
-                              freeze_min=self.freeze_min, poverty_counties=self.poverty_counties,
-                              poverty_multiplier=self.poverty_multiplier, rules_text=self.rules)
-
-
-class RulesBody(BaseModel):
-    """The body of PATCH /api/contests/<id>: the scoring rules (weights and step are editable)."""
-
-    metric: str
-    weights: dict[str, float] | None = None
-    rank_step: float = 0.5
-    freeze_min: int | None = None
-    poverty_counties: list[str] = Field(default_factory=list)
-    poverty_multiplier: float = 1.0
-    rules: str = Field(default="", max_length=2000)
 
 
 class EntryBody(BaseModel):
@@ -101,8 +95,9 @@ def create_contest() -> ResponseReturnValue:
     body = load_body(ContestBody)
     session = get_db()
     people = [(p, "") if isinstance(p, str) else (p.host, p.phone) for p in body.participants]
+    given = {k: v for k, v in body.given().items() if k not in ("title", "starts_at", "ends_at", "participants")}
     contest = contests.create_contest(session, actor=signed_in_user(), title=body.title, starts_at=body.starts_at,
-                                      ends_at=body.ends_at, participants=people, rules=body.to_rules())
+                                      ends_at=body.ends_at, participants=people, rules=contests.Rules(**given))
     session.commit()
     return jsonify(contest_to_dict(contest, utcnow())), 201
 
@@ -119,10 +114,7 @@ def update_contest(contest_id: int) -> ResponseReturnValue:
     """Change the scoring rules → the contest; the board follows at once."""
     body = load_body(RulesBody)
     session = get_db()
-    rules = contests.Rules(metric=body.metric, weights=body.weights, rank_step=body.rank_step,
-                           freeze_min=body.freeze_min, poverty_counties=body.poverty_counties,
-                           poverty_multiplier=body.poverty_multiplier, rules_text=body.rules)
-    contest = contests.update_rules(session, actor=signed_in_user(), contest_id=contest_id, rules=rules)
+    contest = contests.update_rules(session, actor=signed_in_user(), contest_id=contest_id, **body.given())
     session.commit()
     return jsonify(contest_to_dict(contest, utcnow()))
 
