@@ -262,6 +262,14 @@ def add_entry(session: Session, *, actor: User, contest_id: int, host: str, view
     return entry
 
 
+def entries_of(session: Session, contest: Contest) -> list[Entry]:
+    """Every views/likes entry of a contest, oldest first, with who entered and verified it."""
+    return list(session.scalars(
+        select(Entry).where(Entry.contest_id == contest.id).order_by(Entry.entered_at, Entry.id)
+        .options(selectinload(Entry.user), selectinload(Entry.entered_by), selectinload(Entry.verified_by))
+    ))
+
+
 def verify_entry(session: Session, *, actor: User, contest_id: int, entry_id: int) -> Entry:
     """Mark an entry checked against the platform dashboard; it counts from now. Verifying again
     changes nothing. Raises :class:`NotFound` or :class:`NotAllowed`."""
@@ -341,11 +349,11 @@ def waiting_decisions(session: Session, contest: Contest) -> Waiting:
     """Flagged orders nobody decided on and entries nobody verified (without computing the board)."""
     decided = set(session.scalars(select(Decision.order_id).where(
         Decision.contest_id == contest.id, Decision.order_id.is_not(None))))
-    flags = [Flag("late" if o.late else "self_order", "pending", order_id=o.id)
+    flags = [Flag("late" if o.late else "self_order", "pending", order_id=o.id, user_id=o.user_id)
              for o in exception_orders(session, contest, None) if o.id not in decided]
     entries = session.scalars(select(Entry).where(Entry.contest_id == contest.id, Entry.verified_at.is_(None)))
     _counted, waiting = counted_entries(entries, None)
-    flags += [Flag("unverified_entry", "pending", entry_id=e.id) for e in waiting]
+    flags += [Flag("unverified_entry", "pending", entry_id=e.id, user_id=e.user_id) for e in waiting]
     return Waiting(contest, flags)
 
 

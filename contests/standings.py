@@ -60,6 +60,7 @@ class Flag:
     state: str
     order_id: int | None = None
     entry_id: int | None = None
+    user_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The API form."""
