@@ -28,6 +28,10 @@ LABEL_DICTS = (
     ("orders.models", "STATUS_LABELS"),
     ("orders.models", "CHANNEL_LABELS"),
     ("schedules.destinations", "PLATFORMS"),
+    ("contests.models", "METRIC_LABELS"),
+    ("contests.models", "DECISION_LABELS"),
+    ("contests.detail", "ORDER_STATES"),
+    ("contests.detail", "ENTRY_STATES"),
 )
 
 
