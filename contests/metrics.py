@@ -64,7 +64,7 @@ WEIGHTED_PARTS: dict[str, str] = {"views": "views", "likes": "likes", "orders": 
 def competition_ranks(values: dict[int, float]) -> dict[int, int]:
     """Rank by value, highest first; equal values share a place and the next place is skipped (1, 2, 2, 4)."""
     ordered = sorted(values.values(), reverse=True)
-    first_place = {}
+    first_place: dict[float, int] = {}
     for position, value in enumerate(ordered, start=1):
         first_place.setdefault(value, position)
     return {key: first_place[value] for key, value in values.items()}
