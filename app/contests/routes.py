@@ -213,6 +213,7 @@ def board_json(board: Board, public: bool) -> dict[str, Any]:
     return {
         "frozen": board.frozen, "state": state_of(contest, board.computed_at),
         "ends_at": window_end(contest).isoformat(), "now": board.computed_at.isoformat(),
+        "now_text": board.computed_at.astimezone(village_zone()).strftime("%H:%M:%S"),
         "top_score": top,
         "rows": [{**row.to_dict(public=public), "score_text": _score_text(contest, row.score),
                   "gmv_text": format_yuan(row.tally.gmv_fen),
@@ -228,6 +229,14 @@ def board_data(contest_id: int) -> ResponseReturnValue:
     contest = _contest(contest_id)
     board, public = _board(contest, public=request.args.get("as") == "public")
     return jsonify(board_json(board, public))
+
+
+@bp.get("/<int:contest_id>/chart.svg")
+def chart_svg(contest_id: int) -> ResponseReturnValue:
+    """The top five's cumulative sales, redrawn by the board page when the board changes."""
+    contest = _contest(contest_id)
+    board, _public = _board(contest)
+    return Response(str(_chart(contest, board, 5, _("累计销售额"))), mimetype="image/svg+xml")
 
 
 @bp.get("/<int:contest_id>/projector")

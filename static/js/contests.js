@@ -37,6 +37,8 @@
   if (board) {
     const manager = board.dataset.manager === "1";
     const outLabel = document.getElementById("row-labels").dataset.out;
+    const chart = document.getElementById("chart");
+    let lastScores = null;
     poll(board.dataset.url, Number(board.dataset.poll), (data) => {
       const body = el("tbody");
       for (const row of data.rows) {
@@ -58,8 +60,16 @@
       }
       board.replaceChild(body, board.tBodies[0]);
       frozen(data);
-      const updated = document.getElementById("updated");
-      if (updated) updated.textContent = new Date(data.now).toLocaleTimeString();
+      document.getElementById("updated").textContent = data.now_text;
+      // Redraw the chart only when a score moved (it is the costlier request).
+      const scores = JSON.stringify(data.rows.map((row) => [row.host, row.score]));
+      if (chart && scores !== lastScores) {
+        lastScores = scores;
+        fetch(chart.dataset.url, { credentials: "same-origin" })
+          .then((res) => (res.ok ? res.text() : null))
+          .then((svg) => { if (svg) chart.innerHTML = svg; })
+          .catch(() => {});
+      }
     });
   }
 
