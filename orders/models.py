@@ -29,6 +29,10 @@ CHANNEL_LABELS: dict[str, str] = {
 }
 
 
+# What a contest's board reads of each order, in the order its index keeps them.
+BOARD_COLUMNS: tuple[str, ...] = ("farmer_id", "created_at", "status", "total_fen", "product_id", "buyer_phone")
+
+
 def _in(column: str, values: dict[str, str]) -> str:
     return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
@@ -83,9 +87,9 @@ class Order(Base):
         _set_only_index("handoff_id"),
         # A farmer's orders in a time range, for a contest's board (migration 0007). The trailing
         # columns are all the board reads, so it never visits the table (bench/leaderboard.py);
-        # it serves lookups by farmer alone too, so it replaces the index on farmer_id.
-        Index("ix_orders_farmer_id_created_at", "farmer_id", "created_at", "status", "total_fen", "product_id",
-              "buyer_phone"),
+        # PostgreSQL also needs the id in it (SQLite's indexes carry the rowid anyway). It serves
+        # lookups by farmer alone too, so it replaces the index on farmer_id.
+        Index("ix_orders_farmer_id_created_at", *BOARD_COLUMNS, postgresql_include=["id"]),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -6,7 +6,8 @@ Create Date: 2026-12-01 23:00:00
 
 A contest's board is one aggregate over its participants' orders inside the window, so
 ``orders.farmer_id``'s index becomes (farmer_id, created_at) followed by every other column the
-board reads (status, total_fen, product_id, buyer_phone): still one index per new order (no extra
+board reads (status, total_fen, product_id, buyer_phone; on PostgreSQL also the id, as INCLUDE):
+still one index per new order (no extra
 index page written, bench/orders.py), and the board reads each participant's window as one range
 of the index without visiting the table. ``ix_orders_session_id`` gains created_at, so the orders
 logged after a contest closed for a broadcast inside it are found in the index too
@@ -30,7 +31,7 @@ _SET = sa.text("session_id IS NOT NULL")
 
 
 def upgrade() -> None:
-    op.create_index("ix_orders_farmer_id_created_at", "orders", BOARD_COLUMNS)
+    op.create_index("ix_orders_farmer_id_created_at", "orders", BOARD_COLUMNS, postgresql_include=["id"])
     op.drop_index("ix_orders_farmer_id", table_name="orders")
     op.drop_index("ix_orders_session_id", table_name="orders")
     op.create_index("ix_orders_session_id", "orders", ["session_id", "created_at"], sqlite_where=_SET,
