@@ -101,3 +101,21 @@ def test_errors_follow_the_language(session, api_as):
     answer = api.post("/api/contests", json=_body(participants=["nobody"]))
     assert answer.status_code == 400 and "nobody" in answer.get_json()["error"]
     assert "参赛人" not in answer.get_json()["error"]
+
+
+def test_during_the_freeze_the_public_board_holds_and_the_trainer_sees_all(session, api_as):
+    trainer, wang, li = _setup(session)
+    now = utcnow()
+    body = _body(starts_at=(now - timedelta(hours=2)).isoformat(), ends_at=(now + timedelta(minutes=10)).isoformat(),
+                 freeze_min=30)
+    contest_id = api_as(trainer).post("/api/contests", json=body).get_json()["id"]
+    factories.order(session, factories.product(session, wang, price_fen=100), now=now - timedelta(hours=1))
+    factories.order(session, factories.product(session, li, price_fen=900))  # inside the freeze
+    public = api_as(wang).get(f"/api/contests/{contest_id}/leaderboard")
+    assert public.headers["X-Board-Frozen"] == "1"
+    assert [(r["host"], r["gmv_fen"]) for r in public.get_json()] == [("wang", 100), ("li", 0)]
+    full = api_as(trainer).get(f"/api/contests/{contest_id}/leaderboard")
+    assert full.headers["X-Board-Frozen"] == "0"
+    assert [(r["host"], r["gmv_fen"]) for r in full.get_json()] == [("li", 900), ("wang", 100)]
+    projected = api_as(trainer).get(f"/api/contests/{contest_id}/leaderboard?as=public").get_json()
+    assert projected[0]["host"] == "wang"
