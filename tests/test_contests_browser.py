@@ -58,6 +58,14 @@ def test_the_board_moves_by_itself_when_an_order_is_logged_elsewhere(page: Page,
     page.screenshot(path=str(screenshot_dir / "contests-05-new-1024.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(f"{server_url}/contests/{contest.id}/manage")
+    expect(page.get_by_role("heading", name="计分规则")).to_be_visible()
+    page.screenshot(path=str(screenshot_dir / "contests-08-manage-1366.png"), full_page=True)
+    page.goto(f"{server_url}/")
+    expect(page.get_by_text("1 场进行中")).to_be_visible()
+    page.screenshot(path=str(screenshot_dir / "contests-09-trainer-home-1366.png"))
+
 
 def test_the_projector_shows_the_top_ten_at_1920_by_1080(page: Page, server_url, session, api_as, screenshot_dir):
     trainer, farmers, products = _field(session, 12)
