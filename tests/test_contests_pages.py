@@ -145,3 +145,25 @@ def test_contest_pages_have_english(client, session):
     client.get("/lang/en")
     page = client.get(f"/contests/{contest.id}").get_data(as_text=True)
     assert "Projector" in page and "排行榜每" not in page
+
+
+def test_a_farmer_enters_views_and_likes_which_wait_for_the_trainer(client, session):
+    _trainer, _wang, _li, contest = _contest(session, metric="weighted")
+    login(client, "wang")
+    page = client.get(f"/contests/{contest.id}/people/wang").get_data(as_text=True)
+    assert "登记平台后台的观看和点赞数" in page
+    answer = client.post(f"/contests/{contest.id}/entries", data={
+        "csrf_token": csrf_token(client), "host": "wang", "views": "1200", "likes": "80"}, follow_redirects=True)
+    page = answer.get_data(as_text=True)
+    assert "已登记" in page and "待讲师核对" in page
+    other = client.post(f"/contests/{contest.id}/entries", data={
+        "csrf_token": csrf_token(client), "host": "li", "views": "99999"})
+    assert other.status_code == 403
+
+
+def test_the_chart_is_an_svg_of_its_own(client, session):
+    _trainer, wang, _li, contest = _contest(session)
+    factories.order(session, factories.product(session, wang, price_fen=2000))
+    login(client, "jiangshi")
+    answer = client.get(f"/contests/{contest.id}/chart.svg")
+    assert answer.mimetype == "image/svg+xml" and "王大姐 ¥20" in answer.get_data(as_text=True)
