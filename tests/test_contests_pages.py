@@ -167,3 +167,14 @@ def test_the_chart_is_an_svg_of_its_own(client, session):
     login(client, "jiangshi")
     answer = client.get(f"/contests/{contest.id}/chart.svg")
     assert answer.mimetype == "image/svg+xml" and "王大姐 ¥20" in answer.get_data(as_text=True)
+
+
+def test_the_demo_data_has_one_contest_for_the_trainer(app, session):
+    from sqlalchemy import select
+
+    from contests.models import Contest
+
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    assert session.scalars(select(Contest.title)).all() == ["巨鹿县冬季直播大赛"]
