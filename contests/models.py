@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
 from db import Base, UTCDateTime, utcnow
+from schedules.models import LiveSession
 
 # The four ways a contest is scored (api.md); the Chinese labels are what pages show.
 METRIC_LABELS: dict[str, str] = {
@@ -120,6 +121,7 @@ class Entry(Base):
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+    live_session: Mapped[LiveSession | None] = relationship()
     entered_by: Mapped[User] = relationship(foreign_keys=[entered_by_id])
     verified_by: Mapped[User | None] = relationship(foreign_keys=[verified_by_id])
 

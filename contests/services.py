@@ -31,6 +31,7 @@ from contests.standings import (
     exception_orders,
     state_of,
     window_end,
+    window_start,
 )
 from db import utcnow
 from orders.errors import OrderError
@@ -267,6 +268,16 @@ def entries_of(session: Session, contest: Contest) -> list[Entry]:
     return list(session.scalars(
         select(Entry).where(Entry.contest_id == contest.id).order_by(Entry.entered_at, Entry.id)
         .options(selectinload(Entry.user), selectinload(Entry.entered_by), selectinload(Entry.verified_by))
+    ))
+
+
+def broadcasts_of(session: Session, contest: Contest, participant: Participant) -> list[LiveSession]:
+    """The participant's live sessions that started inside the window, oldest first (what entries name)."""
+    return list(session.scalars(
+        select(LiveSession).where(LiveSession.host_id == participant.user_id,
+                                  LiveSession.started_at >= window_start(contest),
+                                  LiveSession.started_at < window_end(contest))
+        .order_by(LiveSession.started_at)
     ))
 
 

@@ -152,10 +152,18 @@ def test_a_farmer_enters_views_and_likes_which_wait_for_the_trainer(client, sess
     login(client, "wang")
     page = client.get(f"/contests/{contest.id}/people/wang").get_data(as_text=True)
     assert "登记平台后台的观看和点赞数" in page
+    from schedules.models import LiveSession
+
+    live = LiveSession(host_id=_wang.id, started_at=utcnow() - timedelta(minutes=20))
+    session.add(live)
+    session.commit()
+    form = client.get(f"/contests/{contest.id}/people/wang").get_data(as_text=True)
+    assert f'<option value="{live.id}">' in form
     answer = client.post(f"/contests/{contest.id}/entries", data={
-        "csrf_token": csrf_token(client), "host": "wang", "views": "1200", "likes": "80"}, follow_redirects=True)
+        "csrf_token": csrf_token(client), "host": "wang", "views": "1200", "likes": "80",
+        "session_id": str(live.id)}, follow_redirects=True)
     page = answer.get_data(as_text=True)
-    assert "已登记" in page and "待讲师核对" in page
+    assert "已登记" in page and "待讲师核对" in page and "不分场次" not in page.split("登记人")[1].split("</table>")[0]
     other = client.post(f"/contests/{contest.id}/entries", data={
         "csrf_token": csrf_token(client), "host": "li", "views": "99999"})
     assert other.status_code == 403

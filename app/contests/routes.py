@@ -261,6 +261,7 @@ def person(contest_id: int, username: str) -> ResponseReturnValue:
     actor = signed_in_user()
     return render_template("contests/person.html", contest=contest, row=row, detail=detail, public=public,
                            manager=contests.can_manage(actor, contest), chart=Markup(svg),
+                           broadcasts=contests.broadcasts_of(get_db(), contest, participant),
                            may_enter=contests.can_manage(actor, contest) or actor.id == participant.user_id)
 
 
