@@ -94,3 +94,9 @@ def test_the_projector_shows_the_top_ten_at_1920_by_1080(page: Page, server_url,
     assert answer.status_code == 201
     expect(bars.first.locator(".who")).to_have_text("蒋婶", timeout=15_000)
     page.screenshot(path=str(screenshot_dir / "contests-07-projector-moved-1920.png"))
+
+    # A smaller projector (1280×720) still shows all ten without scrolling.
+    page.set_viewport_size({"width": 1280, "height": 720})
+    expect(bars).to_have_count(10)
+    assert page.evaluate("document.documentElement.scrollHeight <= window.innerHeight + 1")
+    page.screenshot(path=str(screenshot_dir / "contests-10-projector-1280.png"))

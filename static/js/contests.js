@@ -75,6 +75,14 @@
 
   const bars = document.getElementById("bars");
   if (bars) {
+    const toggle = () => {
+      if (document.fullscreenElement) document.exitFullscreen();
+      else document.documentElement.requestFullscreen().catch(() => {});
+    };
+    document.getElementById("fullscreen").addEventListener("click", toggle);
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "f" || event.key === "F") toggle();
+    });
     let ends = new Date(bars.dataset.ends);
     let skew = Date.now() - new Date(bars.dataset.now).getTime();  // the PC's clock may be off
     const left = document.getElementById("time-left");
