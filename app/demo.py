@@ -1,6 +1,8 @@
 """Demo data for trying Cunbo out: ``flask --app wsgi demo`` (never loaded unless asked)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 from flask import Flask
 from flask.cli import with_appcontext
@@ -11,6 +13,8 @@ from accounts.models import User
 from accounts.roles import COORDINATOR, FARMER, PARTNER, TRAINER
 from app.database import session_factory
 from catalog import services as catalog
+from contests import services as contests
+from db import utcnow
 from orders import services as orders
 
 DEMO_PASSWORD = "cunbo-demo-2026"
@@ -61,6 +65,13 @@ def demo_command() -> None:
             orders.log_order(session, actor=coordinator, product_id=product.id, quantity=index + 1,
                              buyer_name=f"买家{index + 1}", buyer_phone=f"1380013800{index}",
                              address="北京市朝阳区建国路 1 号", channel="phone")
+        trainer = people["laoshi"]
+        if not contests.list_contests(session, trainer):
+            now = utcnow()
+            contests.create_contest(
+                session, actor=trainer, title="巨鹿县冬季直播大赛", starts_at=now - timedelta(days=1),
+                ends_at=now + timedelta(days=6), participants=[("wangdajie", ""), ("lidage", "")],
+                rules=contests.Rules(metric="weighted", freeze_min=30))
         session.commit()
     click.echo(f"演示数据已载入 (demo data loaded). 密码 password: {DEMO_PASSWORD}")
     for username, role, display, _village, pin in PEOPLE:

@@ -10,7 +10,9 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.api.errors import ApiError, json_error
+from app.database import get_db
 from app.security import is_api_request
+from contests import errors as contest_errors
 
 
 def _messages() -> dict[int, tuple[str, str]]:
@@ -25,6 +27,27 @@ def _messages() -> dict[int, tuple[str, str]]:
     }
 
 
+# Most specific first: the first class a contest error is an instance of decides the status.
+CONTEST_ERROR_STATUS: tuple[tuple[type[contest_errors.ContestError], int], ...] = (
+    (contest_errors.NotFound, 404),
+    (contest_errors.NotAllowed, 403),
+    (contest_errors.Conflict, 409),
+    (contest_errors.ContestError, 400),
+)
+
+
+def contest_status(exc: contest_errors.ContestError) -> int:
+    """The HTTP status for a contest error (shared/api.md: 404 hides, 403 refuses, 409 conflicts)."""
+    return next(status for cls, status in CONTEST_ERROR_STATUS if isinstance(exc, cls))
+
+
+def contest_message(exc: contest_errors.ContestError) -> str:
+    """The error in the person's language. Text values are msgids too where they are labels
+    (观看数); anything else (a user name) has no entry and stays as it is."""
+    params = {k: _(v) if isinstance(v, str) and v else v for k, v in exc.params.items()}
+    return _(exc.msgid, **params)
+
+
 def _page(status: int, detail: str | None = None) -> ResponseReturnValue:
     title, hint = _messages().get(status, _messages()[500])
     return render_template("errors/error.html", status=status, title=title, hint=detail or hint), status
@@ -36,6 +59,14 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> ResponseReturnValue:
         return json_error(exc.status, exc.message, **exc.extra)
+
+    @app.errorhandler(contest_errors.ContestError)
+    def contest_error(exc: contest_errors.ContestError) -> ResponseReturnValue:
+        get_db().rollback()
+        status = contest_status(exc)
+        if is_api_request():
+            return json_error(status, contest_message(exc))
+        return _page(status, contest_message(exc))
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> ResponseReturnValue:

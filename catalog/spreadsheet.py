@@ -53,9 +53,10 @@ MAX_IMPORT_BYTES = 10 * 1024 * 1024
 VILLAGE_ZONE = ZoneInfo("Asia/Shanghai")
 PROGRESS_EVERY = 500
 PREVIEW_ROWS = 500
-# Excel runs a cell that starts with one of these as a formula; export quotes them with ' and
-# import takes the quote off again, so a name like "=1+1" survives the round trip as text.
-FORMULA_STARTS = ("=", "+", "-", "@")
+# Excel runs a cell that starts with one of these as a formula (a tab or carriage return first
+# hides one); export quotes them with ' and import takes the quote off again, so a name like
+# "=1+1" survives the round trip as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 Progress = Callable[[str, int, int], None]
 
@@ -752,7 +753,8 @@ def _local(value: datetime | None, zone: ZoneInfo) -> str:
     return local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
 
 
-def _quoted(text: str) -> str:
+def formula_safe(text: str) -> str:
+    """``text`` as a spreadsheet cell Excel shows as text: a leading ' before a formula start."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
@@ -761,11 +763,11 @@ def export_rows(products: Sequence[Product], zone: ZoneInfo = VILLAGE_ZONE) -> I
     yield [column.header for column in COLUMNS]
     for p in products:
         yield [
-            _quoted(p.sku), _quoted(p.name), _quoted(p.name_en), p.farmer.username, _quoted(p.unit),
+            formula_safe(p.sku), formula_safe(p.name), formula_safe(p.name_en), p.farmer.username, formula_safe(p.unit),
             yuan_text(p.price_fen), "" if p.promo_price_fen is None else yuan_text(p.promo_price_fen),
             _local(p.promo_starts_at, zone), _local(p.promo_ends_at, zone), str(p.stock),
-            "" if p.link_no is None else str(p.link_no), _quoted(p.origin),
-            p.produced_on.isoformat() if p.produced_on else "", _quoted(p.description),
+            "" if p.link_no is None else str(p.link_no), formula_safe(p.origin),
+            p.produced_on.isoformat() if p.produced_on else "", formula_safe(p.description),
             "是" if p.active else "否",
         ]
 

@@ -29,6 +29,10 @@ CHANNEL_LABELS: dict[str, str] = {
 }
 
 
+# What a contest's board reads of each order, in the order its index keeps them.
+BOARD_COLUMNS: tuple[str, ...] = ("farmer_id", "created_at", "status", "total_fen", "product_id", "buyer_phone")
+
+
 def _in(column: str, values: dict[str, str]) -> str:
     return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
@@ -52,10 +56,10 @@ class Handoff(Base):
     orders: Mapped[list["Order"]] = relationship(back_populates="handoff", order_by="Order.id")
 
 
-def _set_only_index(column: str) -> Index:
-    """An index of ``column`` over the rows where it is set (both databases support the WHERE)."""
+def _set_only_index(column: str, *more: str) -> Index:
+    """An index of ``column`` (then ``more``) over the rows where it is set (both databases support the WHERE)."""
     where = text(f"{column} IS NOT NULL")
-    return Index(f"ix_orders_{column}", column, sqlite_where=where, postgresql_where=where)
+    return Index(f"ix_orders_{column}", column, *more, sqlite_where=where, postgresql_where=where)
 
 
 class Order(Base):
@@ -76,15 +80,21 @@ class Order(Base):
         UniqueConstraint("channel", "platform_order_no", name="uq_orders_channel_platform_no"),
         # Every index is one more page each new order writes (bench/orders.py), so there is one
         # per query that needs it: orders by batch and by live session are looked up only once
-        # they have one, so new orders without are left out (partial indexes, migration 0005).
+        # they have one, so new orders without are left out (partial indexes, migration 0005). A
+        # session's orders are also read by time: those logged after a contest closed (0007).
         # No query selects orders by product; products are deactivated, never deleted.
-        _set_only_index("session_id"),
+        _set_only_index("session_id", "created_at"),
         _set_only_index("handoff_id"),
+        # A farmer's orders in a time range, for a contest's board (migration 0007). The trailing
+        # columns are all the board reads, so it never visits the table (bench/leaderboard.py);
+        # PostgreSQL also needs the id in it (SQLite's indexes carry the rowid anyway). It serves
+        # lookups by farmer alone too, so it replaces the index on farmer_id.
+        Index("ix_orders_farmer_id_created_at", *BOARD_COLUMNS, postgresql_include=["id"]),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    farmer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    farmer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     quantity: Mapped[int] = mapped_column(Integer)
     # Parcels the partner packs for this order (a 10-box order may be several parcels); the
     # manifest counts them.

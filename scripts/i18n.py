@@ -29,6 +29,10 @@ LABEL_DICTS = (
     ("orders.models", "CHANNEL_LABELS"),
     ("live.destinations", "PLATFORMS"),
     ("live.models", "END_REASONS"),
+    ("contests.models", "METRIC_LABELS"),
+    ("contests.models", "DECISION_LABELS"),
+    ("contests.detail", "ORDER_STATES"),
+    ("contests.detail", "ENTRY_STATES"),
 )
 
 

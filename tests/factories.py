@@ -11,6 +11,7 @@ from accounts.models import User
 
 if TYPE_CHECKING:
     from catalog.models import Product
+    from contests.models import Contest
     from orders.models import Handoff, Order
 
 PASSWORD = "password123"
@@ -109,3 +110,25 @@ def image_bytes(size: tuple[int, int] = (64, 48), fmt: str = "JPEG", color: str 
         kwargs["exif"] = exif.tobytes()
     image.save(out, fmt, **kwargs)
     return out.getvalue()
+
+
+def contest(session: Session, trainer: User, farmers: list, **kw) -> "Contest":  # type: ignore[no-untyped-def,name-defined]
+    """A committed contest of ``trainer`` among ``farmers`` (users, or (user, phone) pairs).
+
+    ``starts_at``/``ends_at`` default to a window around now; any :class:`contests.services.Rules`
+    field may be given.
+    """
+    from datetime import timedelta
+
+    from contests import services as contests
+    from db import utcnow
+
+    now = utcnow()
+    starts_at = kw.pop("starts_at", now - timedelta(hours=1))
+    ends_at = kw.pop("ends_at", now + timedelta(hours=1))
+    people = [(f[0].username, f[1]) if isinstance(f, tuple) else (f.username, "") for f in farmers]
+    created = contests.create_contest(session, actor=trainer, title=kw.pop("title", "冬季直播大赛"),
+                                      starts_at=starts_at, ends_at=ends_at, participants=people,
+                                      rules=contests.Rules(**kw))
+    session.commit()
+    return created

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["app", "capture", "catalog", "orders", "live", "schedules", "accounts", "db"]
+PACKAGES = ["app", "capture", "catalog", "orders", "live", "schedules", "contests", "accounts", "db"]
 
 
 def run(*argv: str) -> subprocess.CompletedProcess[str]:
