@@ -37,17 +37,18 @@ def test_farmer_goes_live_sells_out_and_stops(page: Page, app, server_url, sessi
     shot("01-destinations")
 
     page.goto(f"{server_url}/live/")
-    page.get_by_text("更多设置").click()
+    page.get_by_text("用视频代替摄像头").click()
     page.locator("#video-other").fill(str(flat_video))
-    page.locator("#audio").select_option("none")
-    page.get_by_role("button", name="检查设备").click()
+    page.locator("#audio").select_option("none")  # a change: the check runs again by itself
+    page.get_by_role("button", name="再查一次").click()
     expect(page.locator("#checklist li.check")).to_have_count(5)
     expect(page.locator("#checklist li.fail")).to_have_count(0)
-    expect(page.get_by_text("检查通过，可以开播")).to_be_visible()
+    expect(page.get_by_text("设备都正常，可以开播")).to_be_visible()
+    expect(page.get_by_text("抖音可以连上")).to_be_visible()
     shot("02-checklist")
 
     page.get_by_role("button", name="开始直播").click()
-    expect(page.locator("#health")).to_have_text("正常", timeout=20_000)
+    expect(page.locator("#health")).to_have_text("正常：抖音在播", timeout=20_000)
     expect(page.locator("#preview")).to_be_visible()
     page.wait_for_function("document.getElementById('preview').naturalWidth > 0", timeout=10_000)
     cards = page.locator(".pcard")
@@ -70,7 +71,7 @@ def test_farmer_goes_live_sells_out_and_stops(page: Page, app, server_url, sessi
     assert live.scene.countdown_ends_at is None
     seconds.fill("45")
     seconds.press("Enter")
-    page.wait_for_function("document.getElementById('message').hidden")
+    expect(page.locator("#countdown-state")).to_be_visible()
     assert wait_until(lambda: live.scene.countdown_ends_at is not None)
     assert 40 <= live.scene.countdown_ends_at - time.time() <= 45
     assert wait_until(lambda: "countdown" in live.status().get("cards", [])), "the video shows it"
@@ -80,6 +81,7 @@ def test_farmer_goes_live_sells_out_and_stops(page: Page, app, server_url, sessi
     assert wait_until(lambda: live.scene.countdown_ends_at is None)
 
     in_stock = live.scene
+    page.get_by_role("button", name="记一单").click()
     form = page.locator("#order-form")
     form.get_by_label("买家姓名").fill("张三")
     form.get_by_label("手机号").fill("138 0013 8000")
@@ -100,10 +102,10 @@ def test_farmer_goes_live_sells_out_and_stops(page: Page, app, server_url, sessi
     frame = grab_frame(rtmp_server.url("wang-key-8888"), (854, 480), skip_s=0.5)
     assert shows_scene(frame, sold_out, in_stock, BLUE_GREY_BGR), "the pushed video shows the card sold out"
 
-    page.get_by_text("竖屏（抖音）").click()
+    page.locator("label.toggle", has_text="竖屏").click()
     page.wait_for_function("document.getElementById('preview').naturalHeight > document.getElementById('preview').naturalWidth",
                            timeout=15_000)
-    expect(page.locator("#health")).to_have_text("正常", timeout=15_000)
+    expect(page.locator("#health")).to_have_text("正常：抖音在播", timeout=15_000)
     assert live.scene.stock == 0 and live.scene.product_name == "巨鹿小米", "the card survives the switch"
     shot("05-portrait")
 
@@ -135,7 +137,7 @@ def test_the_console_fits_a_phone(page: Page, server_url, session, screenshot_di
     expect(page.get_by_role("button", name="开始直播")).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the console scrolls sideways on a phone ({width} px wide)"
-    for selector in ("#btn-start", ".pcard", "#order-form button[type=submit]"):
+    for selector in ("#btn-start", ".pcard", "#btn-order"):
         box = page.locator(selector).first.bounding_box()
         assert box and box["height"] >= 44, f"{selector} is too small to tap"
     page.screenshot(path=str(screenshot_dir / "live-08-phone.png"), full_page=True)
