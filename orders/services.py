@@ -501,7 +501,8 @@ def hand_off(session: Session, *, actor: User, order_ids: Sequence[int], partner
     Raises :class:`NotAllowed` unless the actor is a coordinator or admin, :class:`OrderError`
     for no orders or an unknown partner, :class:`NotFound` for an unknown order,
     :class:`OrderFrozen` for an order already in a batch (naming it) and :class:`WrongState` for
-    a cancelled one. Nothing is written when any order is refused.
+    a cancelled one or one still without name, phone or address (a quick order from the console).
+    Nothing is written when any order is refused.
     """
     _require_role(actor, MANAGERS, "交接订单")
     ids = list(dict.fromkeys(int(i) for i in order_ids))
@@ -521,6 +522,9 @@ def hand_off(session: Session, *, actor: User, order_ids: Sequence[int], partner
             raise _frozen(order)
         if order.status != "new":
             raise WrongState(f"订单 #{order.id} 已取消，不能交接 (order is {order.status})")
+        if not (order.buyer_name and order.buyer_phone and order.address):
+            # A quick order from the console (complete_later) waits here until it is completed.
+            raise WrongState(f"订单 #{order.id} 还缺收货人、手机号或地址，请先补全再交接 (order is incomplete)")
     now = utcnow()
     handoff = Handoff(partner_id=partner_user.id, created_by_id=actor.id, created_at=now, note=note.strip()[:500])
     session.add(handoff)

@@ -77,8 +77,25 @@ def test_farmer_goes_live_sells_out_and_stops(page: Page, app, server_url, sessi
     assert wait_until(lambda: "countdown" in live.status().get("cards", [])), "the video shows it"
     page.wait_for_timeout(700)  # for the preview to repaint before the picture is taken
     shot("03b-own-countdown")
-    page.get_by_role("button", name="停止倒计时").click()
+    # Switching the product ends the countdown, and the console says so (it never vanishes silently).
+    stop_button = page.locator("#btn-stop").bounding_box()
+    cards.nth(1).click()
+    expect(page.locator("#message")).to_have_text("换了商品，刚才的倒计时已停止")
+    assert page.locator("#btn-stop").bounding_box() == stop_button, "a message never moves the buttons"
     assert wait_until(lambda: live.scene.countdown_ends_at is None)
+    expect(page.locator("#countdown-state")).to_be_hidden()
+    page.locator(".side-head h2").click()
+    page.keyboard.press("1")
+    expect(cards.nth(0)).to_have_class("pcard on-air")
+
+    # 显示二维码 without a QR text asks for it instead of doing nothing.
+    page.get_by_text("显示二维码").first.click()
+    expect(page.locator("#qr-box")).to_be_visible()
+    expect(page.locator("#message")).to_have_text("二维码要先填店铺链接或微信号")
+    page.locator("#qr-text").fill("weixin-wang")
+    page.locator("#btn-qr-ok").click()
+    assert wait_until(lambda: live.scene.qr_text == "weixin-wang")
+    expect(page.locator("#toggle-qr")).to_be_checked()
 
     in_stock = live.scene
     page.get_by_role("button", name="记一单").click()
@@ -116,14 +133,14 @@ def test_farmer_goes_live_sells_out_and_stops(page: Page, app, server_url, sessi
     shot("06-stopped")
     page.locator("#summary-link").click()
     expect(page.get_by_role("heading", name="展示过的商品")).to_be_visible()
-    expect(page.get_by_role("cell", name="槐花蜂蜜")).to_be_visible()
+    expect(page.get_by_role("cell", name="槐花蜂蜜")).to_have_count(2)
     expect(page.get_by_text("¥54.00")).to_be_visible()
     shot("07-session-record")
 
     from live.models import LiveSession
 
     record = session.query(LiveSession).one()
-    assert [s.product_id for s in record.segments] == [millet.id, honey.id, millet.id]
+    assert [s.product_id for s in record.segments] == [millet.id, honey.id, millet.id, honey.id, millet.id]
     assert record.ended_at is not None and record.recording_paths
 
 

@@ -105,6 +105,22 @@ def test_a_phone_order_needs_only_product_quantity_and_a_phone_or_a_name(api_as,
     assert bad.status_code == 400 and bad.json["field"] == "buyer_phone"
 
 
+def test_a_quick_order_is_handed_off_only_once_the_coordinator_completes_it(api_as, session, farmer):
+    from orders import services as orders
+    from orders.errors import WrongState
+
+    coordinator = factories.user(session, "coordinator", "zhao")
+    factories.user(session, "partner", "kuaidi")
+    product = factories.product(session, farmer, stock=10)
+    quick = api_as(farmer).post("/api/orders", json={"product_id": product.id, "quantity": 1,
+                                                     "buyer_phone": "13800138000", "channel": "phone"}).json
+    with pytest.raises(WrongState, match="补全"):
+        orders.hand_off(session, actor=coordinator, order_ids=[quick["id"]], partner="kuaidi")
+    session.rollback()
+    orders.update_order(session, actor=coordinator, order_id=quick["id"], buyer_name="张三", address="巨鹿县 1 号")
+    assert orders.hand_off(session, actor=coordinator, order_ids=[quick["id"]], partner="kuaidi").orders
+
+
 def test_the_order_page_still_asks_for_the_whole_address(session, farmer):
     from orders import services as orders
     from orders.errors import OrderError

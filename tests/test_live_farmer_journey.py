@@ -22,6 +22,21 @@ from tests.live_helpers import wait_until
 
 pytestmark = pytest.mark.browser
 SMALL = {"width": 1024, "height": 600}
+# WCAG contrast of an element's text colour against the first opaque background behind it.
+CONTRAST = """(selector) => {
+  const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  let el = document.querySelector(selector);
+  const fg = lum(rgb(getComputedStyle(el).color));
+  let bg = null;
+  for (; el && !bg; el = el.parentElement) {
+    const c = rgb(getComputedStyle(el).backgroundColor);
+    if (c.length < 4 || c[3] > 0) bg = c;
+  }
+  const b = lum(bg || [255, 255, 255]);
+  return (Math.max(fg, b) + 0.05) / (Math.min(fg, b) + 0.05);
+}"""
 LARGE = {"width": 1366, "height": 768}
 
 
@@ -89,6 +104,10 @@ def test_a_farmer_goes_live_sells_and_watches_the_recording_in_few_taps(
     page.get_by_role("button", name="登录").click()
     expect(page.get_by_role("heading", name="您好", exact=False)).to_be_visible()
     hands = Hands(page)
+    assert page.evaluate(CONTRAST, ".home-card.primary .hint") >= 4.5, "the hint on the red card is readable"
+    for link in page.locator(".topbar a, .topbar button").all():
+        box = link.bounding_box()
+        assert box and box["height"] >= 44, f"header target too small: {link.inner_text()} {box}"
     shots(page, screenshot_dir, "01-home", hands)
 
     hands.tap(page.locator(".home-card.primary"))
@@ -108,6 +127,7 @@ def test_a_farmer_goes_live_sells_and_watches_the_recording_in_few_taps(
     hands.tap(cards.nth(2))
     expect(cards.nth(2)).to_have_class("pcard on-air")
     expect(page.locator("#points-name")).to_have_text("金银花茶")
+    stop_at = page.locator("#btn-stop").bounding_box()
     shots(page, screenshot_dir, "03-third-product", hands)
 
     live = app.extensions["cunbo.live"]
@@ -128,6 +148,7 @@ def test_a_farmer_goes_live_sells_and_watches_the_recording_in_few_taps(
     expect(page.locator("#message")).to_contain_text("已记下一单")
     expect(page.locator("#tally-orders")).to_have_text("1", timeout=5_000)
     expect(page.locator("#tally-gmv")).to_have_text("¥64.00")
+    assert page.locator("#btn-stop").bounding_box() == stop_at, "the message did not move 结束直播"
     shots(page, screenshot_dir, "06-order-logged", hands)
 
     hands.confirm_next_dialog()
