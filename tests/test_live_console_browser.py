@@ -100,6 +100,11 @@ def test_farmer_goes_live_sells_out_and_stops(page: Page, app, server_url, sessi
     in_stock = live.scene
     page.get_by_role("button", name="记一单").click()
     form = page.locator("#order-form")
+    # Neither phone nor name: the error sits under the phone field, which is marked and focused.
+    form.get_by_role("button", name="记下这一单").click()
+    expect(form.locator('.field-error[data-for="buyer_phone"]')).to_contain_text("手机号或买家姓名")
+    expect(form.get_by_label("手机号")).to_have_attribute("aria-invalid", "true")
+    expect(form.get_by_label("手机号")).to_be_focused()
     form.get_by_label("买家姓名").fill("张三")
     form.get_by_label("手机号").fill("138 0013 8000")
     form.get_by_label("收货地址").fill("北京市朝阳区建国路 1 号")

@@ -17,6 +17,7 @@
   function say(text, kind) {
     const box = $("message");
     box.textContent = text || "";
+    box.title = text || "";
     box.className = "message " + (text ? (kind || "info") : "");
   }
   const errorOf = (res) => (res.data && res.data.error) || T.network;
@@ -55,7 +56,7 @@
         const todo = document.createElement("b");
         todo.className = "todo";
         todo.textContent = c.todo;
-        text.append("：", todo);
+        text.append(T.sep, todo);
       }
       li.append(mark, text);
       list.appendChild(li);
