@@ -47,8 +47,15 @@ def test_farmer_goes_live_sells_out_and_stops(page: Page, app, server_url, sessi
     expect(page.get_by_text("抖音可以连上")).to_be_visible()
     shot("02-checklist")
 
+    # Every word the health light shows while going live is kept: a platform still connecting
+    # is "正在连接抖音…", never 网络不稳.
+    page.evaluate("""() => { window.healthSeen = [];
+      new MutationObserver(() => window.healthSeen.push(document.getElementById('health').textContent))
+        .observe(document.getElementById('health'), {childList: true, characterData: true, subtree: true}); }""")
     page.get_by_role("button", name="开始直播").click()
     expect(page.locator("#health")).to_have_text("正常：抖音在播", timeout=20_000)
+    seen = set(page.evaluate("window.healthSeen"))
+    assert seen <= {"正在开播…", "正在连接抖音…", "正常：抖音在播"}, seen
     expect(page.locator("#preview")).to_be_visible()
     page.wait_for_function("document.getElementById('preview').naturalWidth > 0", timeout=10_000)
     cards = page.locator(".pcard")

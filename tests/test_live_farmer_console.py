@@ -35,12 +35,12 @@ def visible_text(html: str) -> str:
     return re.sub(r"<[^>]+>", " ", html)
 
 
-def ended_broadcast(session, app, host, *, end_reason=None, seconds=125) -> LiveSession:
+def ended_broadcast(session, app, host, *, end_reason=None, seconds=125, started=None) -> LiveSession:
     folder = Path(app.config["DATA_DIR"]) / "recordings"
     folder.mkdir(parents=True, exist_ok=True)
     video = folder / f"cunbo-test-{host.id}-{seconds}.mkv"
     video.write_bytes(bytes(range(256)) * 40)
-    started = utcnow() - timedelta(hours=1)
+    started = started or utcnow() - timedelta(hours=1)
     row = LiveSession(host_id=host.id, started_at=started, ended_at=started + timedelta(seconds=seconds),
                       end_reason=end_reason)
     session.add(row)
@@ -51,13 +51,17 @@ def ended_broadcast(session, app, host, *, end_reason=None, seconds=125) -> Live
 
 
 def test_past_broadcasts_stay_listed_with_orders_sales_and_abnormal_ends(app, session, page_as, farmer):
-    row = ended_broadcast(session, app, farmer, end_reason="worker_lost")
+    from datetime import datetime, timezone
+
+    # 22:30 UTC on 1 December is 06:30 on 2 December in the village (Asia/Shanghai).
+    row = ended_broadcast(session, app, farmer, end_reason="worker_lost",
+                          started=datetime(2026, 12, 1, 22, 30, tzinfo=timezone.utc))
     product = factories.product(session, farmer, price_fen=1500, stock=10)
     factories.order(session, product, quantity=2, session_id=row.id)
     other = factories.user(session, "farmer", "li")
     ended_broadcast(session, app, other, seconds=30)
     page = page_as.get("/live/sessions").get_data(as_text=True)
-    assert "异常结束" in page and "¥30.00" in page and "2 分钟" in page
+    assert "异常结束" in page and "¥30.00" in page and "2 分钟" in page and "2026-12-02 06:30" in page
     assert page.count("broadcast-link") == 1, "another farmer's broadcast is not listed"
     home = page_as.get("/").get_data(as_text=True)
     assert "我的直播" in home
@@ -208,7 +212,9 @@ def test_sold_out_reads_the_same_on_every_screen(app, session, page_as, farmer):
     console = visible_text(page_as.get("/live/").get_data(as_text=True))
     assert "已售罄" in console and not re.search(r"库存\s+0", console)
     mine = visible_text(page_as.get("/catalog/").get_data(as_text=True))
-    assert "无货" not in mine
+    assert "无货" not in mine and "已售罄" in mine
+    order_form = visible_text(page_as.get("/orders/new").get_data(as_text=True))
+    assert "已售罄" in order_form and not re.search(r"库存\s+0", order_form)
 
 
 def test_selling_points_are_kept_as_three_to_five_short_lines_and_printed_as_hand_cards(
