@@ -27,7 +27,7 @@ from accounts.models import User
 from accounts.roles import FARMER, MANAGERS, PARTNER
 from catalog.changes import stock_written
 from catalog.models import Product, ProductChange, price_in_force
-from db import utcnow
+from db import N_, utcnow
 from orders.errors import (
     Conflict,
     DuplicateOrder,
@@ -44,7 +44,7 @@ from live.models import LiveSession
 
 MAX_QUANTITY = 100_000
 # A quick order with neither phone nor name could never be completed or delivered.
-MISSING_BUYER = "请填写手机号或买家姓名（填一个就行，其余可以以后补）"
+MISSING_BUYER = N_("请填写手机号或买家姓名（填一个就行，其余可以以后补）")
 T = TypeVar("T")
 TRACKING_RE = re.compile(r"^[A-Za-z0-9\-]{4,64}$")
 

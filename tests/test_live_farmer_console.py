@@ -229,3 +229,13 @@ def test_selling_points_are_kept_as_three_to_five_short_lines_and_printed_as_han
         catalog.update_product(session, product, coordinator, selling_points="\n".join("一二三四五六"))
     cards = visible_text(page_as.get("/live/cards").get_data(as_text=True))
     assert "熬粥有米油" in cards and "¥18.00/斤" in cards
+
+
+def test_the_missing_buyer_message_is_english_on_english_pages(session, page_as, farmer):
+    from tests.conftest import csrf_token
+
+    product = factories.product(session, farmer, stock=5)
+    page_as.set_cookie("cunbo_lang", "en")
+    answer = page_as.post("/api/orders", json={"product_id": product.id, "quantity": 1, "channel": "phone"},
+                          headers={"X-CSRFToken": csrf_token(page_as)})
+    assert answer.status_code == 400 and answer.json["error"].startswith("Fill in a phone number or a name")
