@@ -172,7 +172,12 @@ def _text_block(value: Any) -> str:
 
 
 def _selling_points(value: Any) -> str:
-    """卖点: up to MAX_SELLING_POINTS short lines (blank lines dropped), each at most 40 characters."""
+    """卖点: up to MAX_SELLING_POINTS short lines (blank lines dropped), each at most 40 characters.
+    Given as text with one point per line, or as the list of lines the API answers with."""
+    if isinstance(value, list):
+        if not all(isinstance(line, str) for line in value):
+            raise InvalidProduct("卖点必须是文字 (selling points must be text)", "selling_points")
+        value = "\n".join(value)
     text = _text_block(value)
     lines = [line for line in text.split("\n") if line.strip()]
     if len(lines) > MAX_SELLING_POINTS:

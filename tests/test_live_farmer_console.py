@@ -225,10 +225,13 @@ def test_selling_points_are_kept_as_three_to_five_short_lines_and_printed_as_han
     session.commit()
     assert product.selling_point_lines == ["颗颗饱满", "熬粥有米油", "合作社直发"]
     assert catalog.product_to_dict(product)["selling_points"] == product.selling_point_lines
+    catalog.update_product(session, product, coordinator, selling_points=["颗颗饱满", "合作社直发"])
+    session.commit()
+    assert product.selling_point_lines == ["颗颗饱满", "合作社直发"], "the API's list form is accepted back"
     with pytest.raises(InvalidProduct, match="最多 5 条"):
         catalog.update_product(session, product, coordinator, selling_points="\n".join("一二三四五六"))
     cards = visible_text(page_as.get("/live/cards").get_data(as_text=True))
-    assert "熬粥有米油" in cards and "¥18.00/斤" in cards
+    assert "合作社直发" in cards and "熬粥有米油" not in cards and "¥18.00/斤" in cards
 
 
 def test_the_missing_buyer_message_is_english_on_english_pages(session, page_as, farmer):
