@@ -21,6 +21,8 @@ from db import Base, UTCDateTime, utcnow
 
 # Units people sell by; any other short text is allowed too.
 COMMON_UNITS: tuple[str, ...] = ("斤", "公斤", "箱", "袋", "瓶", "盒", "个")
+# A host reads 3–5 short lines while talking; more than that is a description, not a hand card.
+MAX_SELLING_POINTS = 5
 
 
 def price_in_force(price_fen: int, promo_price_fen: int | None, promo_starts_at: datetime | None,
@@ -68,6 +70,9 @@ class Product(Base):
     origin: Mapped[str] = mapped_column(String(60), default="")
     produced_on: Mapped[date | None] = mapped_column(Date, default=None)
     description: Mapped[str] = mapped_column(Text, default="")
+    # 卖点: short lines the host reads beside the preview while the product is on screen (never
+    # on the video), one per line; printable as 手卡 cards.
+    selling_points: Mapped[str] = mapped_column(Text, default="", server_default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -86,6 +91,11 @@ class Product(Base):
     def price_at(self, when: datetime) -> int:
         """The price in force at ``when``: the promotional price inside its window, else the list price."""
         return price_in_force(self.price_fen, self.promo_price_fen, self.promo_starts_at, self.promo_ends_at, when)
+
+    @property
+    def selling_point_lines(self) -> list[str]:
+        """The selling points as lines, blank lines left out (at most :data:`MAX_SELLING_POINTS`)."""
+        return [line.strip() for line in (self.selling_points or "").splitlines() if line.strip()][:MAX_SELLING_POINTS]
 
     def __repr__(self) -> str:
         return f"<Product {self.sku} {self.name}>"

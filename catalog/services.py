@@ -27,7 +27,7 @@ from catalog.errors import (
     UnknownFarmer,
 )
 from catalog.changes import stock_written
-from catalog.models import Product, ProductChange
+from catalog.models import MAX_SELLING_POINTS, Product, ProductChange
 from catalog.money import MAX_FEN, format_yuan
 from db import utcnow
 
@@ -42,11 +42,16 @@ EDITABLE_FIELDS: tuple[str, ...] = (
     "sku", "name", "name_en", "unit", "price_fen", "promo_price_fen", "promo_starts_at",
     "promo_ends_at", "stock", "link_no", "origin", "produced_on", "description", "active",
 )
+# Fields kept on the product page and in the API but not (yet) in spreadsheets, whose columns are
+# EDITABLE_FIELDS exactly.
+PAGE_ONLY_FIELDS: tuple[str, ...] = ("selling_points",)
 MAX_STOCK = 1_000_000_000
 MAX_LINK_NO = 99_999
 NAME_MAX = 40
 # What the overlay shows well (catalog pages warn beyond it).
 NAME_SHOWN_ON_VIDEO = 16
+# A selling point is read at a glance mid-sentence: one short line.
+SELLING_POINT_MAX = 40
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -147,6 +152,7 @@ _CLEANERS: dict[str, Any] = {
     "origin": lambda v: _text("origin", v, "产地", max_len=60),
     "produced_on": lambda v: _day("produced_on", v, "生产/采收日期"),
     "description": lambda v: _text_block(v),
+    "selling_points": lambda v: _selling_points(v),
     "active": _bool,
 }
 
@@ -163,6 +169,22 @@ def _text_block(value: Any) -> str:
     if len(cleaned) > 2000:
         raise InvalidProduct("描述最多 2000 个字 (description is too long)", "description")
     return cleaned
+
+
+def _selling_points(value: Any) -> str:
+    """卖点: up to MAX_SELLING_POINTS short lines (blank lines dropped), each at most 40 characters.
+    Given as text with one point per line, or as the list of lines the API answers with."""
+    if isinstance(value, list):
+        if not all(isinstance(line, str) for line in value):
+            raise InvalidProduct("卖点必须是文字 (selling points must be text)", "selling_points")
+        value = "\n".join(value)
+    text = _text_block(value)
+    lines = [line for line in text.split("\n") if line.strip()]
+    if len(lines) > MAX_SELLING_POINTS:
+        raise InvalidProduct(f"卖点最多 {MAX_SELLING_POINTS} 条，一行一条 (too many selling points)", "selling_points")
+    if any(len(line) > SELLING_POINT_MAX for line in lines):
+        raise InvalidProduct(f"每条卖点最多 {SELLING_POINT_MAX} 个字 (a selling point is too long)", "selling_points")
+    return "\n".join(lines)
 
 
 def clean_fields(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -194,7 +216,7 @@ def check_consistency(values: Mapping[str, Any]) -> None:
 
 def current_values(product: Product) -> dict[str, Any]:
     """The editable fields of ``product`` as a plain dict."""
-    return {field: getattr(product, field) for field in EDITABLE_FIELDS}
+    return {field: getattr(product, field) for field in (*EDITABLE_FIELDS, *PAGE_ONLY_FIELDS)}
 
 
 def diff_fields(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
@@ -385,6 +407,7 @@ def product_to_dict(product: Product, *, now: datetime | None = None) -> dict[st
         "origin": product.origin,
         "produced_on": product.produced_on.isoformat() if product.produced_on else None,
         "description": product.description,
+        "selling_points": product.selling_point_lines,
         "active": product.active,
         "photos": [photo.stem for photo in product.photos],
         "updated_at": _iso(product.updated_at),

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 
 class OrderError(ValueError):
-    """Bad input for an order operation (a missing name, a wrong phone number, …)."""
+    """Bad input for an order operation (a missing name, a wrong phone number, …).
+
+    ``field`` names the input at fault (``buyer_phone``, ``quantity``…) when there is one, so a
+    form can mark that field and show the message beside it.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotFound(OrderError):

@@ -25,5 +25,6 @@ def normalise_phone(raw: str) -> str:
             digits = digits[2:]
     if not MOBILE_RE.match(digits):
         shown = (raw or "").strip() or "（空）"
-        raise OrderError(f"手机号码不对：{shown}，应为 11 位手机号，如 13800138000 (not a mainland mobile number)")
+        raise OrderError(f"手机号码不对：{shown}，应为 11 位手机号，如 13800138000 (not a mainland mobile number)",
+                         field="buyer_phone")
     return digits

@@ -27,7 +27,7 @@ from accounts.models import User
 from accounts.roles import FARMER, MANAGERS, PARTNER
 from catalog.changes import stock_written
 from catalog.models import Product, ProductChange, price_in_force
-from db import utcnow
+from db import N_, utcnow
 from orders.errors import (
     Conflict,
     DuplicateOrder,
@@ -43,6 +43,8 @@ from orders.phones import normalise_phone
 from live.models import LiveSession
 
 MAX_QUANTITY = 100_000
+# A quick order with neither phone nor name could never be completed or delivered.
+MISSING_BUYER = N_("请填写手机号或买家姓名（填一个就行，其余可以以后补）")
 T = TypeVar("T")
 TRACKING_RE = re.compile(r"^[A-Za-z0-9\-]{4,64}$")
 
@@ -211,24 +213,40 @@ def _record_stock_change(session: Session, product_id: int, old: int, new: int, 
 
 # --- logging an order -----------------------------------------------------------------------------
 
-def _clean_text(value: str | None, what: str, limit: int, *, required: bool = True) -> str:
+def _clean_text(value: str | None, what: str, limit: int, *, required: bool = True,
+                field: str | None = None) -> str:
     text = (value or "").strip()
     if required and not text:
-        raise OrderError(f"请填写{what} ({what} is required)")
+        raise OrderError(f"请填写{what} ({what} is required)", field)
     if len(text) > limit:
-        raise OrderError(f"{what}太长了，最多 {limit} 个字 ({what} too long)")
+        raise OrderError(f"{what}太长了，最多 {limit} 个字 ({what} too long)", field)
     return text
 
 
-def clean_quantity(quantity: Any, what: str = "数量") -> int:
+def _clean_buyer(buyer_name: str, buyer_phone: str, address: str, *,
+                 complete_later: bool) -> tuple[str, str, str]:
+    """Name, phone and address of a new order. With ``complete_later`` (an order taken by phone
+    during a live) one of phone and name is enough: the coordinator completes the rest before the
+    hand-off. Raises :class:`OrderError` naming the field."""
+    if not complete_later:
+        return (_clean_text(buyer_name, "收货人", 40, field="buyer_name"), normalise_phone(buyer_phone),
+                _clean_text(address, "地址", 200, field="address"))
+    name = _clean_text(buyer_name, "买家姓名", 40, required=False, field="buyer_name")
+    phone = normalise_phone(buyer_phone) if (buyer_phone or "").strip() else ""
+    if not (name or phone):
+        raise OrderError(MISSING_BUYER, "buyer_phone")
+    return name, phone, _clean_text(address, "收货地址", 200, required=False, field="address")
+
+
+def clean_quantity(quantity: Any, what: str = "数量", field: str = "quantity") -> int:
     """A whole number from 1 to :data:`MAX_QUANTITY` (text is parsed). Raises :class:`OrderError`."""
     if isinstance(quantity, bool) or not isinstance(quantity, int):
         try:
             quantity = int(str(quantity).strip())
         except ValueError:
-            raise OrderError(f"{what}要填整数，如 2 ({what} must be a whole number)") from None
+            raise OrderError(f"{what}要填整数，如 2 ({what} must be a whole number)", field) from None
     if not 0 < quantity <= MAX_QUANTITY:
-        raise OrderError(f"{what}要在 1 到 {MAX_QUANTITY} 之间 ({what} out of range)")
+        raise OrderError(f"{what}要在 1 到 {MAX_QUANTITY} 之间 ({what} out of range)", field)
     return quantity
 
 
@@ -268,14 +286,15 @@ def log_order(
     actor: User,
     product_id: int,
     quantity: int,
-    buyer_name: str,
-    buyer_phone: str,
-    address: str,
+    buyer_name: str = "",
+    buyer_phone: str = "",
+    address: str = "",
     channel: str,
     platform_order_no: str | None = None,
     session_id: int | None = None,
     now: datetime | None = None,
     packages: int = 1,
+    complete_later: bool = False,
 ) -> dict[str, Any]:
     """Log one order: take the stock and freeze the price in force at ``now`` in one transaction.
 
@@ -287,13 +306,15 @@ def log_order(
     (with ``existing_id``) when the channel and platform order number were logged before (also
     when another request wins that race; the stock taken is then given back and the rest of the
     caller's transaction is kept).
+
+    With ``complete_later`` (the console and the API: an order taken by phone during a live)
+    product, quantity and one of phone and name are enough; address and the other may stay empty
+    for the coordinator to complete (:func:`update_order`) before the hand-off.
     """
     _require_role(actor, (*MANAGERS, FARMER), "登记订单")
     quantity = clean_quantity(quantity)
-    packages = clean_quantity(packages, "件数")
-    buyer_name = _clean_text(buyer_name, "收货人", 40)
-    phone = normalise_phone(buyer_phone)
-    address = _clean_text(address, "地址", 200)
+    packages = clean_quantity(packages, "件数", "packages")
+    buyer_name, phone, address = _clean_buyer(buyer_name, buyer_phone, address, complete_later=complete_later)
     channel = _clean_channel(channel)
     number = _clean_text(platform_order_no, "平台订单号", 64, required=False) or None
     if session_id is not None and session.execute(_SESSION_EXISTS, {"session_id": session_id}).scalar() is None:
@@ -442,7 +463,7 @@ def update_order(
     if address is not None:
         values["address"] = _clean_text(address, "地址", 200)
     if packages is not None:
-        values["packages"] = clean_quantity(packages, "件数")
+        values["packages"] = clean_quantity(packages, "件数", "packages")
     changes = [f"{k}: {getattr(order, k)} → {v}" for k, v in values.items() if getattr(order, k) != v]
     delta = 0
     if quantity is not None:
@@ -480,7 +501,8 @@ def hand_off(session: Session, *, actor: User, order_ids: Sequence[int], partner
     Raises :class:`NotAllowed` unless the actor is a coordinator or admin, :class:`OrderError`
     for no orders or an unknown partner, :class:`NotFound` for an unknown order,
     :class:`OrderFrozen` for an order already in a batch (naming it) and :class:`WrongState` for
-    a cancelled one. Nothing is written when any order is refused.
+    a cancelled one or one still without name, phone or address (a quick order from the console).
+    Nothing is written when any order is refused.
     """
     _require_role(actor, MANAGERS, "交接订单")
     ids = list(dict.fromkeys(int(i) for i in order_ids))
@@ -500,6 +522,9 @@ def hand_off(session: Session, *, actor: User, order_ids: Sequence[int], partner
             raise _frozen(order)
         if order.status != "new":
             raise WrongState(f"订单 #{order.id} 已取消，不能交接 (order is {order.status})")
+        if not (order.buyer_name and order.buyer_phone and order.address):
+            # A quick order from the console (complete_later) waits here until it is completed.
+            raise WrongState(f"订单 #{order.id} 还缺收货人、手机号或地址，请先补全再交接 (order is incomplete)")
     now = utcnow()
     handoff = Handoff(partner_id=partner_user.id, created_by_id=actor.id, created_at=now, note=note.strip()[:500])
     session.add(handoff)

@@ -18,6 +18,7 @@ from app.live.checklist import run_checklist
 from app.security import role_required
 from capture.errors import CaptureError
 from orders.services import session_totals
+from live.profiles import remember
 from live.service import AlreadyLive, LiveBusy, LiveError, NotLive, PreviewFull, UnknownProduct, visible_session
 
 HOSTS = (FARMER, COORDINATOR, ADMIN)
@@ -98,6 +99,12 @@ def live_start() -> ResponseReturnValue:
         raise ApiError(400, message, fields=fields) from exc
     except CaptureError as exc:
         raise ApiError(400, str(exc)) from exc
+    # What worked is what the console offers next time (camera, microphone, quality, layout).
+    choices = {"video": body.video, "audio": body.audio, "preset": body.preset, "layout": body.layout}
+    if body.qr_text:
+        choices["qr_text"] = body.qr_text
+    remember(get_db(), current_user.id, **choices)
+    get_db().commit()
     return jsonify({"session_id": session_id}), 201
 
 
@@ -122,9 +129,14 @@ def live_show() -> ResponseReturnValue:
 def live_overlay() -> ResponseReturnValue:
     """Flash-sale countdown, promotional price on/off, QR code on/off, landscape or portrait."""
     body = load_body(OverlayBody)
+    on_screen = live_service().status(current_user).get("product") or {}
+    if body.countdown_s is not None and on_screen.get("stock", 1) <= 0:
+        raise ApiError(409, _("这个商品已售罄，不能开始限时抢购。请先换一个有货的商品。"))
     try:
         if body.layout is not None:
             live_service().set_layout(body.layout, actor=current_user)
+            remember(get_db(), current_user.id, layout=body.layout)
+            get_db().commit()
         live_service().set_overlay(**body.model_dump(exclude={"layout"}), actor=current_user)
     except LiveError as exc:
         raise _live_error(exc) from exc

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import jsonify, request
+from flask_babel import gettext as _
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from pydantic import BaseModel, Field
@@ -31,22 +32,25 @@ def order_errors() -> Iterator[None]:
         yield
     except OrderError as exc:
         get_db().rollback()
-        extra: dict[str, int] = {}
+        extra: dict[str, int | str] = {}
         if isinstance(exc, DuplicateOrder):
             extra["id"] = exc.existing_id
         if isinstance(exc, OrderFrozen):
             extra["handoff_id"] = exc.handoff_id
-        raise ApiError(status_for(exc), str(exc), **extra) from exc
+        if exc.field:
+            extra["field"] = exc.field  # so that a form marks the field the message is about
+        raise ApiError(status_for(exc), _(str(exc)), **extra) from exc
 
 
 class NewOrder(BaseModel):
-    """The body of POST /api/orders."""
+    """The body of POST /api/orders. Buyer name, phone and address are optional (one of phone and
+    name is needed): a phone order during a live is completed later by the coordinator."""
 
     product_id: int
     quantity: int
-    buyer_name: str = Field(max_length=40)
-    buyer_phone: str = Field(max_length=40)
-    address: str = Field(max_length=200)
+    buyer_name: str = Field("", max_length=40)
+    buyer_phone: str = Field("", max_length=40)
+    address: str = Field("", max_length=200)
     channel: str
     platform_order_no: str | None = Field(default=None, max_length=64)
     session_id: int | None = None
@@ -80,7 +84,7 @@ def create_order() -> ResponseReturnValue:
     body = load_body(NewOrder)
     session = get_db()
     with order_errors():
-        order = orders.log_order(session, actor=signed_in_user(), **body.model_dump())
+        order = orders.log_order(session, actor=signed_in_user(), complete_later=True, **body.model_dump())
     session.commit()
     return jsonify(order), 201
 

@@ -37,12 +37,14 @@ class ProductForm(FlaskForm):
     origin = StringField(_l("产地"), render_kw={"maxlength": 60})
     produced_on = StringField(_l("生产/采收日期"), render_kw={"type": "date"})
     description = TextAreaField(_l("描述"), render_kw={"rows": 3, "maxlength": 2000})
+    selling_points = TextAreaField(_l("卖点（一行一条，3 到 5 条，直播时给主播看）"),
+                                   render_kw={"rows": 5, "maxlength": 220})
     active = BooleanField(_l("上架销售"), default=True)
     reason = StringField(_l("修改原因（记入历史，可不填）"), render_kw={"maxlength": 120})
 
     def fill_from(self, product: Product, zone: ZoneInfo) -> None:
         """Show a product's current values."""
-        for name in ("name", "name_en", "unit", "sku", "origin", "description", "active"):
+        for name in ("name", "name_en", "unit", "sku", "origin", "description", "selling_points", "active"):
             getattr(self, name).data = getattr(product, name)
         self.farmer.data = product.farmer.username
         self.price.data = yuan_text(product.price_fen)
@@ -58,6 +60,7 @@ class ProductForm(FlaskForm):
         out: dict[str, Any] = {
             "name": self.name.data or "", "name_en": self.name_en.data or "", "unit": self.unit.data or "",
             "origin": self.origin.data or "", "description": self.description.data or "",
+            "selling_points": self.selling_points.data or "",
             "active": bool(self.active.data), "farmer": self.farmer.data or None,
             "sku": (self.sku.data or "").strip() or None,
         }

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -25,6 +26,8 @@ from orders.services import session_totals
 from live.models import END_REASONS
 from live.service import LiveError, PreviewFull, visible_session
 from live.profiles import profile_of
+from db import utcnow
+from orders.broadcasts import past_broadcasts
 
 HOSTS = (FARMER, COORDINATOR, ADMIN)
 
@@ -32,6 +35,8 @@ register_card(HomeCard(title=N_("开始直播"), hint=N_("检查设备，开播�
                        endpoint="live.console", roles=(FARMER,), order=1, primary=True))
 register_card(HomeCard(title=N_("直播间"), hint=N_("帮农户开播、切换商品、记录订单"),
                        endpoint="live.console", roles=(COORDINATOR, ADMIN), order=30))
+register_card(HomeCard(title=N_("我的直播"), hint=N_("看以前的直播：时长、订单、销售额和录像"),
+                       endpoint="live.sessions", roles=HOSTS, order=2))
 register_card(HomeCard(title=N_("推流地址"), hint=N_("抖音、快手、淘宝直播的推流码"),
                        endpoint="live.destinations", roles=HOSTS, order=60))
 
@@ -47,11 +52,15 @@ def console() -> ResponseReturnValue:
     """The one screen a farmer uses to go live and sell."""
     session = get_db()
     products = catalog.list_products(session, viewer=current_user, active=True, sort="link_no", limit=200)
+    now = utcnow()
+    mine = dest.destinations_of(session, current_user.id)
     return render_template(
         "live/console.html",
         products=products,
         profile=profile_of(session, current_user.id),
-        destinations=dest.destinations_of(session, current_user.id),
+        destinations=mine,
+        # Status names a destination by its masked URL; the farmer knows it by its platform.
+        platform_names={devices.mask_url(d.push_url): _(dest.PLATFORMS.get(d.platform, d.platform)) for d in mine},
         platforms=dest.PLATFORMS,
         mask_key=dest.mask_key,
         cameras=devices.list_cameras(),
@@ -59,7 +68,44 @@ def console() -> ResponseReturnValue:
         channels=CHANNEL_LABELS,
         live=live_service().status(current_user),
         photo_url=photo_url,
+        price_now={p.id: p.price_at(now) for p in products},
     )
+
+
+@bp.get("/sessions")
+@role_required(*HOSTS)
+def sessions() -> ResponseReturnValue:
+    """我的直播: past broadcasts with date, duration, orders, sales and how each ended."""
+    return render_template("live/sessions.html", broadcasts=past_broadcasts(get_db(), current_user),
+                           end_reasons=END_REASONS)
+
+
+@bp.get("/cards")
+@role_required(*HOSTS)
+def hand_cards() -> ResponseReturnValue:
+    """手卡: one printable card per product with its price and selling points."""
+    session = get_db()
+    products = catalog.list_products(session, viewer=current_user, active=True, sort="link_no", limit=200)
+    now = utcnow()
+    return render_template("live/cards.html", products=products, price_now={p.id: p.price_at(now) for p in products})
+
+
+@bp.get("/sessions/<int:session_id>/recordings/<int:recording_id>")
+@role_required(*HOSTS)
+def recording(session_id: int, recording_id: int) -> ResponseReturnValue:
+    """A broadcast's recording file, with HTTP Range support so the player can seek;
+    ``?download=1`` saves it under a name with the village's date."""
+    row = visible_session(get_db(), session_id, current_user)
+    found = next((r for r in row.recordings if r.id == recording_id), None) if row is not None else None
+    if found is None:
+        abort(404)
+    folder = (Path(current_app.config["DATA_DIR"]) / "recordings").resolve()
+    path = Path(found.path).resolve()
+    if not path.is_relative_to(folder) or not path.is_file():
+        abort(404)  # only files the live engine wrote into the recordings folder are ever served
+    download = request.args.get("download") == "1"
+    return send_file(path, mimetype="video/x-matroska", conditional=True, as_attachment=download,
+                     download_name=f"cunbo-{session_id}-{recording_id}{path.suffix}", max_age=0)
 
 
 @bp.get("/preview.mjpg")
@@ -139,5 +185,6 @@ def session_page(session_id: int) -> ResponseReturnValue:
         abort(404)
     orders, gmv = session_totals(session, session_id)
     products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_({s.product_id for s in row.segments})))}
+    playable = [r for r in row.recordings if Path(r.path).is_file()]
     return render_template("live/session.html", row=row, orders=orders, gmv=gmv, products=products,
-                           end_reasons=END_REASONS)
+                           end_reasons=END_REASONS, recordings=playable)

@@ -29,6 +29,7 @@ from app.orders.common import (
 from app.orders.forms import EditOrderForm, ImportForm, OrderForm
 from app.security import role_required
 from catalog.money import format_yuan
+from db import utcnow
 from orders import earnings, importer
 from orders import services as orders
 from orders.errors import DuplicateOrder, OrderError
@@ -74,7 +75,10 @@ def new() -> ResponseReturnValue:
     session = get_db()
     form = OrderForm()
     products = orders.visible_products(session, current_user)
-    form.product_id.choices = [SelectChoice(p.id, f"{p.name}（{_('库存')} {p.stock} {p.unit}）") for p in products]
+    now = utcnow()  # the price in force, as the video and the saved order have it (issue 16, finding 5)
+    form.product_id.choices = [SelectChoice(p.id, f"{p.name}（{format_yuan(p.price_at(now))}/{p.unit} · "
+                                                  + (f"{_('库存')} {p.stock}" if p.stock > 0 else _("已售罄")) + "）")
+                               for p in products]
     form.channel.choices = _channel_choices()
     if request.method == "GET" and request.args.get("product", "").isdigit():
         form.product_id.data = int(request.args["product"])

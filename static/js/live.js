@@ -1,72 +1,74 @@
-// The live console: checklist, go live, products on the video, overlay controls, quick orders.
+// The live console: the device check (it runs by itself), go live, products on the video with
+// their selling points beside the preview, overlay controls, the quick order (记一单).
 // Talks only to the JSON API (shared/api.md); user text is set with textContent, never as HTML.
 (function () {
   "use strict";
   const root = document.getElementById("console");
   if (!root) return;
   const T = JSON.parse(document.getElementById("console-text").textContent);
+  const PLATFORMS = JSON.parse(document.getElementById("console-platforms").textContent);
   const $ = (id) => document.getElementById(id);
   const cards = Array.from(document.querySelectorAll(".pcard"));
   const state = { live: root.dataset.live === "true", sessionId: root.dataset.session || null,
-                  productId: null, polling: null, ready: false };
+                  productId: null, polling: null, ready: false, checkRun: 0, countdownLeft: null };
+  const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, k) => values[k] ?? "");
 
+  // Messages have one place of fixed height: showing one never moves a button.
   function say(text, kind) {
     const box = $("message");
-    box.textContent = text;
-    box.className = "flash " + (kind || "info");
-    box.hidden = !text;
+    box.textContent = text || "";
+    box.title = text || "";
+    box.className = "message " + (text ? (kind || "info") : "");
   }
+  const errorOf = (res) => (res.data && res.data.error) || T.network;
 
   function selectedDestinations() {
     return Array.from(document.querySelectorAll("input.dest:checked")).map((el) => el.dataset.url);
   }
 
-  function videoSpec() {
-    const other = $("video-other").value.trim();
-    return other || $("video").value;
-  }
-
   function settings() {
-    return { video: videoSpec(), audio: $("audio").value, destinations: selectedDestinations() };
+    const other = $("video-other").value.trim();
+    return { video: other || $("video").value, audio: $("audio").value, destinations: selectedDestinations() };
   }
 
-  // -- checklist ---------------------------------------------------------------------------
+  // -- the device check: runs on opening and after any change; 开始直播 waits for it ----------
   async function runChecklist() {
+    const run = ++state.checkRun;
     const list = $("checklist");
+    state.ready = false;
+    $("btn-start").disabled = true;
+    say(T.checking, "info");
+    let res;
+    try { res = await cunbo.api("POST", "/api/live/checklist", settings()); } catch (e) { res = null; }
+    if (run !== state.checkRun) return;  // a newer check is under way
     list.textContent = "";
-    const wait = document.createElement("li");
-    wait.textContent = T.checking;
-    list.appendChild(wait);
-    $("btn-check").disabled = true;
-    try {
-      const res = await cunbo.api("POST", "/api/live/checklist", settings());
-      list.textContent = "";
-      if (!res.ok) { say((res.data && res.data.error) || T.network, "error"); return false; }
-      res.data.checks.forEach((c) => {
-        const li = document.createElement("li");
-        li.className = "check " + c.level;
-        li.dataset.check = c.check;
-        const mark = document.createElement("span");
-        mark.className = "mark";
-        mark.textContent = c.level === "ok" ? "✓" : c.level === "warn" ? "!" : "✗";
-        const text = document.createElement("span");
-        text.textContent = c.message + (c.target ? "（" + c.target + "）" : "");
-        li.append(mark, text);
-        list.appendChild(li);
-      });
-      state.ready = res.data.ready;
-      say(res.data.ready ? T.ready : T.not_ready, res.data.ready ? "success" : "error");
-      return res.data.ready;
-    } catch (e) {
-      say(T.network, "error");
-      return false;
-    } finally {
-      $("btn-check").disabled = false;
-    }
+    if (!res || !res.ok) { say(res ? errorOf(res) : T.network, "error"); return; }
+    res.data.checks.forEach((c) => {
+      const li = document.createElement("li");
+      li.className = "check " + c.level;
+      li.dataset.check = c.check;
+      const mark = document.createElement("span");
+      mark.className = "mark";
+      mark.textContent = c.level === "ok" ? "✓" : c.level === "warn" ? "!" : "✗";
+      const text = document.createElement("span");
+      text.textContent = c.say || c.message;
+      if (c.todo) {
+        const todo = document.createElement("b");
+        todo.className = "todo";
+        todo.textContent = c.todo;
+        text.append(T.sep, todo);
+      }
+      li.append(mark, text);
+      list.appendChild(li);
+    });
+    state.ready = res.data.ready;
+    $("btn-start").disabled = !state.ready;
+    say(state.ready ? T.ready : T.not_ready, state.ready ? "success" : "error");
   }
 
   // -- go live / stop -----------------------------------------------------------------------
   async function start() {
+    if (!state.ready) return;
     $("btn-start").disabled = true;
     setHealth("starting", T.starting);
     const body = Object.assign(settings(), {
@@ -76,7 +78,7 @@
     try {
       const res = await cunbo.api("POST", "/api/live/start", body);
       if (res.status !== 201) {
-        say((res.data && res.data.error) || T.network, "error");
+        say(errorOf(res), "error");
         setHealth("idle", T.idle);
         return;
       }
@@ -84,7 +86,7 @@
       becomeLive();
       if (cards.length) await show(Number(cards[0].dataset.id));
     } finally {
-      $("btn-start").disabled = false;
+      $("btn-start").disabled = !state.ready;
     }
   }
 
@@ -94,27 +96,28 @@
     setHealth("stopping", T.stopping);
     const res = await cunbo.api("POST", "/api/live/stop");
     $("btn-stop").disabled = false;
-    if (!res.ok) { say((res.data && res.data.error) || T.network, "error"); return; }
+    if (!res.ok) { say(errorOf(res), "error"); return; }
     becomeIdle();
+    say(T.stopped + " · " + formatDuration(res.data.duration_s) + " ", "success");
     const link = document.createElement("a");
     link.href = "/live/sessions/" + res.data.session_id;
     link.textContent = T.summary;
-    link.className = "btn";
     link.id = "summary-link";
-    say(T.stopped + " · " + formatDuration(res.data.duration_s) + " ", "success");
     $("message").appendChild(link);
   }
 
   function becomeLive() {
     state.live = true;
     say("");
+    root.classList.add("is-live");
     $("btn-start").hidden = true;
     $("btn-stop").hidden = false;
+    $("btn-history").hidden = true;
     $("setup").hidden = true;
-    $("preview-idle").hidden = true;
-    const img = $("preview");
-    img.src = "/live/preview.mjpg?t=" + Date.now();
-    img.hidden = false;
+    $("on-air").hidden = false;
+    $("elapsed").hidden = false;
+    document.querySelector(".meter").hidden = false;
+    $("preview").src = "/live/preview.mjpg?t=" + Date.now();
     if (!state.polling) state.polling = window.setInterval(poll, 1000);
     poll();
   }
@@ -122,31 +125,45 @@
   function becomeIdle() {
     state.live = false;
     state.productId = null;
+    root.classList.remove("is-live");
     $("btn-start").hidden = false;
     $("btn-stop").hidden = true;
+    $("btn-history").hidden = false;
     $("setup").hidden = false;
-    const img = $("preview");
-    img.removeAttribute("src");
-    img.hidden = true;
-    $("preview-idle").hidden = false;
+    $("on-air").hidden = true;
+    $("elapsed").hidden = true;
+    document.querySelector(".meter").hidden = true;
+    $("preview").removeAttribute("src");
     window.clearInterval(state.polling);
     state.polling = null;
     cards.forEach((c) => c.classList.remove("on-air"));
+    showCountdown(null);
     setHealth("idle", T.idle);
   }
 
-  // -- products on the video ----------------------------------------------------------------
+  // -- products on the video, their selling points beside the preview -----------------------
   async function show(productId) {
     if (!state.live) { selectForOrder(productId); return; }
+    const hadCountdown = state.countdownLeft !== null && productId !== state.productId;
     const res = await cunbo.api("POST", "/api/live/show", { product_id: productId });
-    if (!res.ok) { say((res.data && res.data.error) || T.network, "error"); return; }
+    if (!res.ok) { say(errorOf(res), "error"); return; }
     markOnAir(productId);
+    if (hadCountdown) { showCountdown(null); say(T.countdown_dropped, "info"); }
   }
+
+  function cardOf(productId) { return cards.find((c) => Number(c.dataset.id) === productId); }
 
   function markOnAir(productId) {
     state.productId = productId;
     cards.forEach((c) => c.classList.toggle("on-air", Number(c.dataset.id) === productId));
     selectForOrder(productId);
+    const card = cardOf(productId);
+    const points = card ? JSON.parse(card.dataset.points || "[]") : [];
+    $("points-name").textContent = card ? card.dataset.name : "";
+    const list = $("points-list");
+    list.textContent = "";
+    points.forEach((line) => { const li = document.createElement("li"); li.textContent = line; list.appendChild(li); });
+    $("points-none").hidden = points.length > 0 || !card;
   }
 
   function selectForOrder(productId) {
@@ -161,13 +178,16 @@
   }
 
   function setStock(productId, stock) {
-    cards.forEach((c) => {
-      if (Number(c.dataset.id) !== productId) return;
-      c.dataset.stock = stock;
-      c.querySelector(".stock b").textContent = stock <= 0 ? "" : stock;
-      c.classList.toggle("sold-out", stock <= 0);
-      c.querySelector(".stock").firstChild.textContent = stock <= 0 ? T.sold_out : T.stock + " ";
-    });
+    const c = cardOf(productId);
+    if (!c) return;
+    c.dataset.stock = stock;
+    c.classList.toggle("sold-out", stock <= 0);
+    const el = c.querySelector(".stock");
+    el.textContent = "";
+    const b = document.createElement("b");
+    b.textContent = stock <= 0 ? T.sold_out : stock;
+    if (stock > 0) el.append(T.stock + " ");
+    el.append(b);
   }
 
   // -- status -------------------------------------------------------------------------------
@@ -177,23 +197,38 @@
     el.textContent = text;
   }
 
+  // Health in words that name the platform; a destination still connecting is not "unstable".
   function health(s) {
     if (s.state === "idle") return ["idle", T.idle];
     if (s.state === "starting") return ["starting", T.starting];
     if (s.state === "stopping") return ["stopping", T.stopping];
     if (s.source_state === "lost") return ["bad", T.camera_down];
-    const dests = s.destinations || [];
-    const up = dests.filter((d) => d.state === "live").length;
-    if (dests.length && up === 0 && dests.every((d) => d.state === "retrying" || d.state === "failed")) return ["bad", T.push_down];
-    if (dests.length && up < dests.length) return ["warn", T.unstable];
-    if (s.state === "reconnecting") return ["warn", T.unstable];
-    return ["ok", T.ok];
+    if (s.state === "reconnecting") return ["warn", T.reconnecting];
+    const dests = (s.destinations || []).map((d) => ({ name: PLATFORMS[d.url] || d.url.split("/")[2] || "", state: d.state }));
+    const names = (wanted) => dests.filter((d) => d.state === wanted).map((d) => d.name).join("、");
+    if (names("failed")) return ["bad", fill(T.failed, { p: names("failed") })];
+    if (names("retrying")) return ["bad", fill(T.retrying, { p: names("retrying") })];
+    if (names("connecting")) return ["starting", fill(T.connecting, { p: names("connecting") })];
+    if (!dests.length) return ["ok", T.recording_only];
+    return ["ok", fill(T.all_ok, { p: names("live") })];
   }
 
   function formatDuration(seconds) {
     const t = Math.max(0, Math.floor(seconds || 0));
     const pad = (n) => String(n).padStart(2, "0");
     return pad(Math.floor(t / 3600)) + ":" + pad(Math.floor((t % 3600) / 60)) + ":" + pad(t % 60);
+  }
+
+  function showCountdown(left) {
+    state.countdownLeft = typeof left === "number" && left > 0 ? left : null;
+    const running = state.countdownLeft !== null;
+    $("countdown-state").hidden = !running;
+    $("btn-countdown-stop").hidden = !running;
+    document.querySelector(".countdown-own").hidden = running;
+    if (running) {
+      const t = Math.ceil(state.countdownLeft);
+      $("countdown-state").textContent = fill(T.countdown_left, { t: Math.floor(t / 60) + ":" + String(t % 60).padStart(2, "0") });
+    }
   }
 
   async function poll() {
@@ -207,25 +242,75 @@
     $("elapsed").textContent = formatDuration(s.elapsed_s);
     const level = typeof s.audio_level_dbfs === "number" ? s.audio_level_dbfs : -90;
     $("meter-bar").style.width = Math.max(0, Math.min(100, (level + 60) * (100 / 60))) + "%";
-    $("stats").textContent = (s.fps || 0).toFixed(1) + " fps · " + (s.bitrate_kbps ? Math.round(s.bitrate_kbps) + " kbps" : "");
     if (typeof s.orders === "number") {
       $("tally-orders").textContent = s.orders;
       $("tally-gmv").textContent = cunbo.yuan(s.gmv_fen || 0);
     }
     if (s.product_id && s.product_id !== state.productId) markOnAir(s.product_id);
     if (s.product && typeof s.product.stock === "number") setStock(s.product.id, s.product.stock);
+    showCountdown(s.overlay ? s.overlay.countdown_left_s : null);
   }
 
   // -- overlay controls ---------------------------------------------------------------------
   async function overlay(body) {
     const res = await cunbo.api("POST", "/api/live/overlay", body);
-    if (!res.ok) say((res.data && res.data.error) || T.network, "error");
+    if (!res.ok) say(errorOf(res), "error");
     return res;
   }
 
-  // -- orders -------------------------------------------------------------------------------
+  async function countdown(seconds) {
+    if (!state.live || !state.productId) { say(T.need_product, "error"); return; }
+    const card = cardOf(state.productId);
+    if (card && Number(card.dataset.stock) <= 0) { say(T.countdown_sold_out, "error"); return; }
+    const res = await overlay({ countdown_s: seconds });
+    if (res.ok) { say(""); showCountdown(res.data.countdown_left_s); }
+  }
+
+  // Any whole number of seconds the API accepts (10–300), for a sale that needs its own length.
+  function ownCountdown() {
+    const seconds = Number($("countdown-seconds").value);
+    if (!Number.isInteger(seconds) || seconds < 10 || seconds > 300) {
+      say(T.countdown_range, "error");
+      $("countdown-seconds").focus();
+      return;
+    }
+    countdown(seconds);
+  }
+
+  // The QR toggle explains itself: with no text yet it asks for the shop link or WeChat id.
+  async function setQr(on) {
+    const text = $("qr-text").value.trim();
+    if (on && !text) {
+      $("qr-box").hidden = false;
+      $("toggle-qr").checked = false;
+      say(T.qr_need_text, "info");
+      $("qr-text").focus();
+      return;
+    }
+    $("qr-box").hidden = true;
+    $("toggle-qr").checked = on;
+    if (!state.live) { say(""); return; }
+    const res = await overlay({ qr: on, qr_text: text });
+    if (res.ok) say(on ? T.qr_on : T.qr_off, "success");
+  }
+
+  // -- 记一单: a dialog over the console, the product on screen already chosen ----------------
+  function clearFieldErrors() {
+    document.querySelectorAll("#order-form .field-error").forEach((p) => { p.textContent = ""; });
+    document.querySelectorAll("#order-form [aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+  }
+
+  function openOrder() {
+    clearFieldErrors();
+    if (state.productId) selectForOrder(state.productId);
+    $("order-dialog").showModal();
+    $("order-qty").focus();
+    $("order-qty").select();
+  }
+
   async function submitOrder(event) {
     event.preventDefault();
+    clearFieldErrors();
     const form = event.target;
     const data = new FormData(form);
     const body = {
@@ -235,7 +320,15 @@
     };
     if (state.sessionId && state.live) body.session_id = Number(state.sessionId);
     const res = await cunbo.api("POST", "/api/orders", body);
-    if (res.status !== 201) { say((res.data && res.data.error) || T.network, "error"); return; }
+    if (res.status !== 201) {
+      const field = (res.data && (res.data.field || (res.data.fields && res.data.fields[0] && res.data.fields[0].field))) || "form";
+      const where = form.querySelector('.field-error[data-for="' + field + '"]') || form.querySelector('.field-error[data-for="form"]');
+      where.textContent = errorOf(res);
+      const input = form.elements[field];
+      if (input && input.setAttribute) { input.setAttribute("aria-invalid", "true"); input.focus(); }
+      return;
+    }
+    $("order-dialog").close();
     say(T.order_ok + " #" + res.data.id + " · " + cunbo.yuan(res.data.total_fen), "success");
     ["buyer_name", "buyer_phone", "address"].forEach((n) => { form.elements[n].value = ""; });
     form.elements.quantity.value = 1;
@@ -251,30 +344,26 @@
 
   // -- wiring -------------------------------------------------------------------------------
   $("btn-check").addEventListener("click", runChecklist);
+  document.querySelectorAll(".setting").forEach((el) => el.addEventListener("change", runChecklist));
   $("btn-start").addEventListener("click", start);
   $("btn-stop").addEventListener("click", stop);
   $("btn-next").addEventListener("click", next);
   cards.forEach((c) => c.addEventListener("click", () => show(Number(c.dataset.id))));
   document.querySelectorAll(".countdown").forEach((b) =>
-    b.addEventListener("click", () => overlay({ countdown_s: Number(b.dataset.seconds) })));
-  $("btn-countdown-stop").addEventListener("click", () => overlay({ cancel_countdown: true }));
-  // Any whole number of seconds the API accepts (10–300), for a sale that needs its own length.
-  function ownCountdown() {
-    const seconds = Number($("countdown-seconds").value);
-    if (!Number.isInteger(seconds) || seconds < 10 || seconds > 300) {
-      say(T.countdown_range, "error");
-      $("countdown-seconds").focus();
-      return;
-    }
-    say("");
-    overlay({ countdown_s: seconds });
-  }
+    b.addEventListener("click", () => countdown(Number(b.dataset.seconds))));
+  $("btn-countdown-stop").addEventListener("click", async () => {
+    const res = await overlay({ cancel_countdown: true });
+    if (res.ok) showCountdown(null);
+  });
   $("btn-countdown-own").addEventListener("click", ownCountdown);
   $("countdown-seconds").addEventListener("keydown", (event) => {
     if (event.key === "Enter") ownCountdown();
   });
-  $("toggle-promo").addEventListener("change", (e) => overlay({ show_promo: e.target.checked }));
-  $("toggle-qr").addEventListener("change", (e) => overlay({ qr: e.target.checked, qr_text: $("qr-text").value.trim() }));
+  $("toggle-promo").addEventListener("change", (e) => { if (state.live) overlay({ show_promo: e.target.checked }); });
+  $("toggle-qr").addEventListener("change", (e) => setQr(e.target.checked));
+  $("btn-qr-ok").addEventListener("click", () => setQr(true));
+  $("btn-qr-cancel").addEventListener("click", () => { $("qr-box").hidden = true; say(""); });
+  $("qr-text").addEventListener("keydown", (e) => { if (e.key === "Enter") setQr(true); });
   $("toggle-portrait").addEventListener("change", async (e) => {
     const layout = e.target.checked ? "portrait" : "landscape";
     $("layout").value = layout;
@@ -295,10 +384,12 @@
     const input = $("order-qty");
     input.value = Math.max(1, (Number(input.value) || 1) + Number(b.dataset.step));
   }));
+  $("btn-order").addEventListener("click", openOrder);
+  $("btn-order-cancel").addEventListener("click", () => $("order-dialog").close());
   $("order-form").addEventListener("submit", submitOrder);
   document.addEventListener("keydown", (e) => {
     const tag = (e.target.tagName || "").toLowerCase();
-    if (tag === "input" || tag === "textarea" || tag === "select" || e.ctrlKey || e.metaKey || e.altKey) return;
+    if ($("order-dialog").open || tag === "input" || tag === "textarea" || tag === "select" || e.ctrlKey || e.metaKey || e.altKey) return;
     if (/^[1-9]$/.test(e.key)) {
       const card = cards[Number(e.key) - 1];
       if (card) { e.preventDefault(); show(Number(card.dataset.id)); }
@@ -307,5 +398,5 @@
       next();
     }
   });
-  if (state.live) becomeLive();
+  if (state.live) becomeLive(); else runChecklist();
 })();
