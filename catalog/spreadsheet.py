@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User
 from catalog import photos as photo_store
+from catalog.csvtext import unquote_formula, write_csv
 from catalog.errors import CatalogError, ImportFileRejected, UnknownFarmer
 from catalog.models import Product, ProductChange
 from catalog.money import parse_yuan, yuan_text
@@ -52,9 +53,6 @@ MAX_IMPORT_BYTES = 10 * 1024 * 1024
 VILLAGE_ZONE = ZoneInfo("Asia/Shanghai")
 PROGRESS_EVERY = 500
 PREVIEW_ROWS = 500
-# Excel runs a cell that starts with one of these as a formula; export quotes them with ' and
-# import takes the quote off again, so a name like "=1+1" survives the round trip as text.
-FORMULA_STARTS = ("=", "+", "-", "@")
 
 Progress = Callable[[str, int, int], None]
 
@@ -65,10 +63,6 @@ def no_progress(phase: str, done: int, total: int) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Cells: text as Excel writes it → typed values. Each raises ValueError with a readable reason.
-
-
-def _plain(cell: str) -> str:
-    return cell[1:] if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_STARTS else cell
 
 
 def parse_count(cell: str, label: str) -> int:
@@ -198,7 +192,7 @@ def read_cells(column: Column, cell: str, zone: ZoneInfo) -> tuple[str, Any]:
         case "active":
             return "active", _parse_bool(cell, label)
         case _:
-            return column.key, _plain(cell)
+            return column.key, unquote_formula(cell)
 
 
 _CLEARED: dict[str, tuple[str, Any]] = {
@@ -458,7 +452,7 @@ def _read_row(mapped: Sequence[Column | None], cells: Sequence[str], zone: ZoneI
             continue
         cell = raw.strip()
         if column.key == "farmer":
-            farmer = cell or None
+            farmer = unquote_formula(cell) or None
             continue
         if not cell:
             if column.blank == "required":
@@ -750,20 +744,17 @@ def _local(value: datetime | None, zone: ZoneInfo) -> str:
     return local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
 
 
-def _quoted(text: str) -> str:
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
 def export_rows(products: Sequence[Product], zone: ZoneInfo = VILLAGE_ZONE) -> Iterator[list[str]]:
-    """The header and one row per product, every field import reads, as Excel-ready text."""
+    """The header and one row per product, every field import reads, as text (the CSV writer
+    quotes formulas)."""
     yield [column.header for column in COLUMNS]
     for p in products:
         yield [
-            _quoted(p.sku), _quoted(p.name), _quoted(p.name_en), p.farmer.username, _quoted(p.unit),
+            p.sku, p.name, p.name_en, p.farmer.username, p.unit,
             yuan_text(p.price_fen), "" if p.promo_price_fen is None else yuan_text(p.promo_price_fen),
             _local(p.promo_starts_at, zone), _local(p.promo_ends_at, zone), str(p.stock),
-            "" if p.link_no is None else str(p.link_no), _quoted(p.origin),
-            p.produced_on.isoformat() if p.produced_on else "", _quoted(p.description),
+            "" if p.link_no is None else str(p.link_no), p.origin,
+            p.produced_on.isoformat() if p.produced_on else "", p.description,
             "是" if p.active else "否",
         ]
 
@@ -771,7 +762,4 @@ def export_rows(products: Sequence[Product], zone: ZoneInfo = VILLAGE_ZONE) -> I
 def export_csv(session: Session, viewer: User, *, zone: ZoneInfo = VILLAGE_ZONE) -> bytes:
     """The catalog ``viewer`` may see as CSV: UTF-8 with BOM (Excel), CRLF, Chinese headers."""
     products = list_products(session, viewer=viewer, sort="sku")
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerows(export_rows(products, zone))
-    return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
+    return write_csv(export_rows(products, zone))

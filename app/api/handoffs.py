@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from app.api import bp
 from app.api.errors import ApiError, load_body
 from app.api.orders import order_errors
+from app.downloads import file_download
 from app.database import get_db
 from app.orders.common import finish_upload, flag, village_zone
 from orders import importer, manifest
@@ -63,12 +64,10 @@ def manifest_download(handoff_id: int, kind: str) -> Response:
     with order_errors():
         handoff = orders.get_handoff(get_db(), current_user, handoff_id)
         if kind == "pdf":
-            content, mimetype = manifest.manifest_pdf(handoff, zone=village_zone()), "application/pdf"
+            content = manifest.manifest_pdf(handoff, zone=village_zone())
         else:
-            content, mimetype = manifest.manifest_csv(handoff), "text/csv; charset=utf-8"
-    response = Response(content, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="handoff-{handoff.id}.{kind}"'
-    return response
+            content = manifest.manifest_csv(handoff)
+    return file_download(content, f"handoff-{handoff.id}.{kind}")
 
 
 @bp.get("/handoffs/<int:handoff_id>/manifest.csv")

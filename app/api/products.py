@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
@@ -29,6 +29,7 @@ from app.catalog.uploads import (
     village_zone,
 )
 from app.database import get_db
+from app.downloads import file_download
 from catalog import photos, services, spreadsheet
 from catalog.errors import CatalogError, ImportFileRejected
 from catalog.models import Product
@@ -250,11 +251,7 @@ def export_products() -> ResponseReturnValue:
     """The catalog the caller may see as CSV: UTF-8 with BOM, Chinese headers, yuan."""
     _require_viewer()
     data = spreadsheet.export_csv(get_db(), current_user, zone=village_zone())
-    return Response(
-        data,
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="catalog.csv"', "Cache-Control": "no-store"},
-    )
+    return file_download(data, "catalog.csv")
 
 
 @bp.post("/products/<int:product_id>/photos")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from accounts import services as accounts
 from accounts.roles import ADMIN, COORDINATOR, FARMER, MANAGERS
 from app.database import get_db
+from app.downloads import file_download
 from app.home import HomeCard, register_card
 from app.live import product_changed
 from app.i18n import N_
@@ -216,6 +217,4 @@ def earnings_page() -> ResponseReturnValue:
 def earnings_csv() -> ResponseReturnValue:
     """The same figures as a CSV Excel opens."""
     first, last = _earnings_period()
-    response = Response(earnings.earnings_csv(_earnings(first, last)), mimetype="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = f'attachment; filename="earnings-{first}-{last}.csv"'
-    return response
+    return file_download(earnings.earnings_csv(_earnings(first, last)), f"earnings-{first}-{last}.csv")
