@@ -603,8 +603,10 @@ def import_products(
         return report
     _write(session, plans, actor, reason, progress)
     report.created, report.updated, report.unchanged = counts["create"], counts["update"], counts["unchanged"]
-    report.photos = _attach_photos(session, data_dir, checked_photos, actor)
-    report.written = True
+    report.photos = _attach_photos(session, data_dir, checked_photos, actor, report)
+    # A photo that passed its header check may still fail to decode: then, as for any bad photo,
+    # nothing is written unless ``partial`` (the caller rolls back what is not written).
+    report.written = report.ok or partial
     return report
 
 
@@ -628,10 +630,13 @@ def _shown(field_name: str, value: Any) -> Any:
 
 def _check_photos(
     photos: Sequence[tuple[str, bytes]], plans: Sequence[RowPlan], session: Session, report: ImportReport
-) -> list[tuple[str, photo_store.CheckedImage]]:
-    """Match each photo to a sku of the file or the catalog and decode it; report the rest."""
+) -> list[tuple[str, photo_store.PhotoFile]]:
+    """Match each photo to a sku of the file or the catalog and read its header (no pixels are
+    decoded here); report the rest. Raises :class:`ImportFileRejected` when the photos together
+    are too many or too big for one request."""
     if not photos:
         return []
+    photo_store.check_request_photos(len(photos))
     in_file = {p.sku for p in plans if p.sku and p.action != "error"}
     names = [(filename, _photo_sku(filename)) for filename, _ in photos]
     wanted = [s for _, s in names]
@@ -645,9 +650,10 @@ def _check_photos(
             report.photo_errors.append({"file": filename, "error": f"没有编号为 {sku} 的商品（照片文件名要和编号一样）"})
             continue
         try:
-            checked.append((sku, photo_store.check_image(blob)))
+            checked.append((sku, photo_store.inspect_image(blob)))
         except CatalogError as exc:
             report.photo_errors.append({"file": filename, "error": exc.message})
+    photo_store.check_request_photos(len(checked), sum(file.pixels for _, file in checked))
     return checked
 
 
@@ -657,16 +663,24 @@ def _photo_sku(filename: str) -> str:
 
 
 def _attach_photos(
-    session: Session, data_dir: Any, checked: Sequence[tuple[str, photo_store.CheckedImage]], actor: User
+    session: Session, data_dir: Any, checked: Sequence[tuple[str, photo_store.PhotoFile]], actor: User,
+    report: ImportReport,
 ) -> int:
+    """Decode, store and free the photos one at a time; one that fails to decode is reported."""
     if not checked:
         return 0
     if data_dir is None:
         raise ValueError("data_dir is needed to store photos")
     by_sku = {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_([s for s, _ in checked])))}
-    for sku, image in checked:
-        photo_store.add_photo(session, data_dir, by_sku[sku], image, actor)
-    return len(checked)
+    stored = 0
+    for sku, file in checked:
+        try:
+            photo_store.add_photo(session, data_dir, by_sku[sku], file, actor)
+        except CatalogError as exc:
+            report.photo_errors.append({"file": f"{sku}", "error": exc.message})
+            continue
+        stored += 1
+    return stored
 
 
 def _write(session: Session, plans: Sequence[RowPlan], actor: User, reason: str, progress: Progress) -> None:

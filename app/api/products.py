@@ -30,6 +30,7 @@ from app.catalog.uploads import (
 )
 from app.database import get_db
 from app.downloads import file_download
+from app.i18n import localized
 from catalog import photos, services, spreadsheet
 from catalog.errors import CatalogError, ImportFileRejected
 from catalog.models import Product
@@ -46,7 +47,7 @@ def catalog_errors() -> Iterator[None]:
     except CatalogError as exc:
         get_db().rollback()
         extra = {"field": exc.field} if exc.field else {}
-        raise ApiError(status_for(exc), exc.message, **extra) from exc
+        raise ApiError(status_for(exc), localized(exc), **extra) from exc
 
 
 def _require_viewer() -> None:
@@ -208,11 +209,12 @@ def import_products() -> ResponseReturnValue:
         session.rollback()
         report_progress("failed", 0, 0)
         body = spreadsheet.ImportReport(dry_run=dry_run).as_dict()
-        return jsonify({**body, "error": exc.message, "errors": [{"row": 0, "error": exc.message}]}), 400
+        message = localized(exc)
+        return jsonify({**body, "error": message, "errors": [{"row": 0, "error": message}]}), 400
     except CatalogError as exc:
         session.rollback()
         report_progress("failed", 0, 0)
-        raise ApiError(status_for(exc), exc.message) from exc
+        raise ApiError(status_for(exc), localized(exc)) from exc
     if report.written:
         session.commit()
     else:

@@ -16,7 +16,7 @@ from app.catalog.forms import ProductForm
 from app.catalog.uploads import data_dir, photo_urls, read_photo, village_zone
 from app.database import get_db
 from app.home import HomeCard, register_card
-from app.i18n import N_
+from app.i18n import N_, localized
 from app.security import role_required
 from catalog import photos, services
 from catalog.errors import CatalogError, ProductNotFound
@@ -112,8 +112,8 @@ def _save(form: ProductForm, product: Product | None) -> Product | None:
             services.update_product(session, product, current_user, reason=reason or "页面修改", **values)
     except CatalogError as exc:
         session.rollback()
-        if not form.add_error(exc.field, exc.message):
-            flash(exc.message, "error")
+        if not form.add_error(exc.field, localized(exc)):
+            flash(localized(exc), "error")
         return None
     session.commit()
     return product
@@ -181,7 +181,7 @@ def upload_photo(product_id: int) -> ResponseReturnValue:
             photos.add_photo(session, data_dir(), product, read_photo(upload), current_user)
         except CatalogError as exc:
             session.rollback()
-            flash(exc.message, "error")
+            flash(localized(exc), "error")
         else:
             session.commit()
             flash(_("照片已上传"), "success")
@@ -236,7 +236,7 @@ def stock() -> ResponseReturnValue:
                 services.adjust_stocks(session, deltas, current_user, reason)
             except CatalogError as exc:
                 session.rollback()
-                flash(_("没有保存任何变化：") + exc.message, "error")
+                flash(_("没有保存任何变化：") + localized(exc), "error")
                 return render_template("catalog/stock.html", products=products, errors=errors, farmer=farmer,
                                        farmers=services.farmers(session), form=request.form), 409
             session.commit()
