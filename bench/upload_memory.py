@@ -49,29 +49,11 @@ def big_png() -> bytes:
     return CACHE.read_bytes()
 
 
-def bomb_workbook(rows: int = 64_000, columns: int = 200) -> bytes:
-    """An .xlsx of ~13 M one-digit cells, unpacking to just under the 200 MB cap, without the
-    columns any import needs. Made in memory: call it in a child process, or cache it."""
-    from tests.factories import workbook
-
-    template = zipfile.ZipFile(io.BytesIO(workbook([["x"]])))
-    row = "".join(f"<c><v>{i % 10}</v></c>" for i in range(columns))
-    body = "".join(f"<row>{row}</row>" for _ in range(rows))
-    sheet = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
-             f'spreadsheetml/2006/main"><sheetData>{body}</sheetData></worksheet>')
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as book:
-        for item in template.infolist():
-            data = sheet.encode() if item.filename == "xl/worksheets/sheet1.xml" else template.read(item)
-            book.writestr(item.filename, data)
-    return out.getvalue()
-
-
 def cached_bomb_workbook() -> bytes:
     """:func:`bomb_workbook`, made once by a child process so that its cost is not measured."""
     path = Path(tempfile.gettempdir()) / "cunbo-bench-bomb.xlsx"
     if not path.exists():
-        code = "import sys; from bench.upload_memory import bomb_workbook; open(sys.argv[1], 'wb').write(bomb_workbook())"
+        code = "import sys; from tests.factories import bomb_workbook; open(sys.argv[1], 'wb').write(bomb_workbook())"
         subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, check=True, timeout=600)
     return path.read_bytes()
 

@@ -17,6 +17,7 @@ import csv
 import io
 import re
 import unicodedata
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,15 +25,16 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import openpyxl
+from openpyxl.reader.excel import ExcelReader
 from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from accounts.models import User
 from catalog import photos as photo_store
 from catalog.csvtext import unquote_formula, write_csv
-from catalog.errors import CatalogError, ImportFileRejected, UnknownFarmer
+from catalog.errors import N_, CatalogError, ImportFileRejected, UnknownFarmer
 from catalog.models import Product, ProductChange
 from catalog.money import parse_yuan, yuan_text
 from catalog.pinyin import name_keys
@@ -215,20 +217,32 @@ WORKBOOK_MAGIC = b"PK\x03\x04"  # an .xlsx workbook is a zip archive
 OLD_EXCEL_MAGIC = b"\xd0\xcf\x11\xe0"  # .xls (Excel 97–2003)
 MAX_SHEET_ROWS = 200_000
 MAX_SHEET_COLUMNS = 200
+# Cells read from one file, blank ones included: 10,000 products of 15 columns are 150,000. A sheet
+# of millions of tiny cells (a few hundred KB packed) is stopped here instead of being read whole
+# for minutes (issue 15: 13 M cells took 150–245 s and ~1 GB).
+MAX_SHEET_CELLS = 1_000_000
 # What a workbook may unpack to: an .xlsx within MAX_IMPORT_BYTES that inflates past this is refused
 # before the XML is parsed (a zip bomb would otherwise fill the memory of the village PC).
 MAX_WORKBOOK_UNPACKED_BYTES = 200 * 1024 * 1024
 
 
-def read_table(data: bytes) -> list[list[str]]:
-    """The rows of an uploaded table as text cells; Excel's row n is index n − 1.
+def read_table(data: bytes) -> Iterator[list[str]]:
+    """The rows of an uploaded table as text cells, streamed; Excel's row n is the n-th.
 
     Reads a CSV (UTF-8 with or without BOM, GB18030/GBK, UTF-16; comma, tab or semicolon) or the
-    first sheet of an Excel .xlsx workbook. Raises :class:`ImportFileRejected` for anything else.
+    first sheet of an Excel .xlsx workbook. A reader checks the header row before it asks for the
+    next, so a file without the needed columns is answered at once. Raises (as the rows are read)
+    :class:`ImportFileRejected` for anything else, or past :data:`MAX_SHEET_CELLS` cells.
     """
-    if data.startswith(WORKBOOK_MAGIC):
-        return workbook_rows(data)
-    return list(_records(decode(data)))
+    rows = workbook_rows(data) if data.startswith(WORKBOOK_MAGIC) else _records(decode(data))
+    cells = 0
+    for row in rows:
+        cells += max(len(row), 1)
+        if cells > MAX_SHEET_CELLS:
+            raise ImportFileRejected(
+                N_("表格超过 %(cells)d 个单元格，请删掉空白的行和列，或分成几个文件"), cells=MAX_SHEET_CELLS
+            )
+        yield row
 
 
 def _check_size(data: bytes) -> None:
@@ -261,8 +275,42 @@ _UNREADABLE_WORKBOOK = (
 )
 
 
-def workbook_rows(data: bytes) -> list[list[str]]:
-    """The first sheet of an .xlsx workbook as rows of text cells (Excel's row n is index n − 1).
+class _UnsizedSheet(ReadOnlyWorksheet):  # type: ignore[misc]
+    """A read-only sheet that does not look for its size on opening.
+
+    openpyxl reads a sheet without a ``<dimension>`` element to its end to learn its size, before
+    the first row can be read (issue 15: ~10 s per 1.3 M cells, for a size we reset anyway).
+    """
+
+    def _get_size(self) -> None:
+        return None
+
+
+class _FirstSheetReader(ExcelReader):  # type: ignore[misc]
+    """openpyxl's read-only workbook reader, opening only the first worksheet: every other sheet
+    would cost a scan like the one above, and imports read the first one alone."""
+
+    def read_worksheets(self) -> None:
+        for sheet, rel in self.parser.find_sheets():
+            if rel.target in self.valid_files and "chartsheet" not in rel.Type:
+                self.wb._sheets.append(_UnsizedSheet(self.wb, sheet.name, rel.target, self.shared_strings))
+                return
+
+
+def _open_first_sheet(data: bytes) -> Any:
+    """The workbook in ``data`` (read-only, cached values instead of formulas) with its first
+    worksheet alone. Raises what openpyxl raises for a file it cannot read."""
+    reader = _FirstSheetReader(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
+    with warnings.catch_warnings():
+        # Names defined on the sheets left closed (print areas, say) cannot be bound to them.
+        warnings.filterwarnings("ignore", message="Defined names for sheet index")
+        reader.read()
+    return reader.wb
+
+
+def workbook_rows(data: bytes) -> Iterator[list[str]]:
+    """The first sheet of an .xlsx workbook as rows of text cells, streamed (Excel's row n is the
+    n-th); the workbook is closed when the rows end or the reader stops.
 
     Numbers are written as a person would type them (25.5, 13800138000), dates as 2025-06-01 and
     date-times as 2025-06-01 08:30:00; formulas give their last computed value. Raises
@@ -274,7 +322,7 @@ def workbook_rows(data: bytes) -> list[list[str]]:
             unpacked = sum(member.file_size for member in archive.infolist())
         if unpacked > MAX_WORKBOOK_UNPACKED_BYTES:
             raise ImportFileRejected("这个 Excel 文件解开后太大，请分成几个文件 (workbook too large when unpacked)")
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        book = _open_first_sheet(data)
     except ImportFileRejected:
         raise
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
@@ -283,12 +331,10 @@ def workbook_rows(data: bytes) -> list[list[str]]:
         sheet = book.worksheets[0]
         # Some programs write a wrong sheet size, which would cut rows or columns off.
         sheet.reset_dimensions()
-        rows: list[list[str]] = []
-        for values in sheet.iter_rows(values_only=True):
-            if len(rows) >= MAX_SHEET_ROWS:
+        for number, values in enumerate(sheet.iter_rows(values_only=True)):
+            if number >= MAX_SHEET_ROWS:
                 raise ImportFileRejected(f"表格超过 {MAX_SHEET_ROWS} 行，请分成几个文件 (too many rows)")
-            rows.append([_cell_text(value) for value in values[:MAX_SHEET_COLUMNS]])
-        return rows
+            yield [_cell_text(value) for value in values[:MAX_SHEET_COLUMNS]]
     except ImportFileRejected:
         raise
     except (zipfile.BadZipFile, IndexError, KeyError, ValueError, OSError) as exc:
@@ -496,12 +542,12 @@ def plan_import(
     :class:`~catalog.errors.NotAllowed` for a non-manager.
     """
     require_manager(actor)
-    records = read_table(data)
-    start = next((i for i, r in enumerate(records) if any(c.strip() for c in r)), None)
-    if start is None:
+    records = enumerate(read_table(data), start=1)
+    header = next((r for _, r in records if any(c.strip() for c in r)), None)
+    if header is None:
         raise ImportFileRejected("文件里没有内容 (empty file)")
-    mapped, ignored = _map_header(records[start])
-    body = [(i + 1, r) for i, r in enumerate(records) if i > start and any(c.strip() for c in r)]
+    mapped, ignored = _map_header(header)  # before any other row is read
+    body = [(row, r) for row, r in records if any(c.strip() for c in r)]
     total = len(body)
     sku_at = next((i for i, c in enumerate(mapped) if c is not None and c.key == "sku"), None)
     file_skus = [r[sku_at].strip() for _, r in body if sku_at is not None and sku_at < len(r) and r[sku_at].strip()]

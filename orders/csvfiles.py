@@ -18,11 +18,12 @@ from catalog.spreadsheet import read_table
 from orders.errors import OrderError
 
 def _table(data: bytes) -> Iterator[list[str]]:
-    """The rows of a CSV (in whatever encoding Excel wrote it), or of a workbook's first sheet."""
+    """The rows of a CSV (in whatever encoding Excel wrote it), or of a workbook's first sheet,
+    streamed. Raises :class:`OrderError` as they are read."""
     try:
-        return iter(read_table(data))
+        yield from read_table(data)
     except ImportFileRejected as exc:
-        raise OrderError(str(exc)) from exc
+        raise OrderError(exc.msgid, **exc.params) from exc
 
 
 def _key(header: str) -> str:

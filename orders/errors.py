@@ -7,7 +7,16 @@ from __future__ import annotations
 
 
 class OrderError(ValueError):
-    """Bad input for an order operation (a missing name, a wrong phone number, …)."""
+    """Bad input for an order operation (a missing name, a wrong phone number, …).
+
+    ``msgid`` and ``params`` let the HTTP layer show the message in the person's language
+    (``app.i18n.localized``); ``str(exc)`` is the Chinese text.
+    """
+
+    def __init__(self, message: str, **params: object) -> None:
+        super().__init__(message % params if params else message)
+        self.msgid = message
+        self.params = params
 
 
 class NotFound(OrderError):

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from app.api import bp
 from app.api.errors import ApiError, load_body
 from app.database import get_db
+from app.i18n import localized
 from app.live import product_changed
 from app.orders.common import finish_upload, flag, status_for
 from app.security import signed_in_user
@@ -37,7 +38,7 @@ def order_errors() -> Iterator[None]:
             extra["id"] = exc.existing_id
         if isinstance(exc, OrderFrozen):
             extra["handoff_id"] = exc.handoff_id
-        raise ApiError(status_for(exc), str(exc), **extra) from exc
+        raise ApiError(status_for(exc), localized(exc), **extra) from exc
 
 
 class NewOrder(BaseModel):

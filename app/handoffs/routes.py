@@ -16,7 +16,7 @@ from accounts.roles import ADMIN, COORDINATOR, FARMER, MANAGERS, PARTNER
 from app.database import get_db
 from app.handoffs import bp
 from app.home import HomeCard, register_card
-from app.i18n import N_
+from app.i18n import N_, localized
 from app.orders.common import act_and_return, finish_upload, order_filter_from_request, status_for, template_helpers
 from app.security import role_required
 from orders import importer, manifest
@@ -72,7 +72,7 @@ def new() -> ResponseReturnValue:
                                       partner=request.form.get("partner", ""), note=request.form.get("note", ""))
         except OrderError as exc:
             session.rollback()
-            flash(str(exc), "error")
+            flash(localized(exc), "error")
             status = status_for(exc)
         else:
             session.commit()
@@ -141,7 +141,7 @@ def tracking(handoff_id: int) -> ResponseReturnValue:
                                                   data=upload.read())
     except OrderError as exc:
         session.rollback()
-        flash(str(exc), "error")
+        flash(localized(exc), "error")
         return redirect(url_for("handoffs.show", handoff_id=handoff_id))
     partial = request.form.get("partial") == "y"
     status = finish_upload(session, report, dry_run=False, partial=partial)

@@ -16,7 +16,7 @@ from app.database import get_db
 from app.downloads import file_download
 from app.home import HomeCard, register_card
 from app.live import product_changed
-from app.i18n import N_
+from app.i18n import N_, localized
 from app.orders import bp
 from app.orders.common import (
     act_and_return,
@@ -91,12 +91,12 @@ def new() -> ResponseReturnValue:
             )
         except DuplicateOrder as exc:
             session.rollback()
-            flash(str(exc), "error")
+            flash(localized(exc), "error")
             return redirect(url_for("orders.show", order_id=exc.existing_id))
         except OrderError as exc:
             session.rollback()
             _refuse(exc)
-            flash(str(exc), "error")
+            flash(localized(exc), "error")
             status = status_for(exc)
         else:
             session.commit()
@@ -175,7 +175,7 @@ def import_csv() -> ResponseReturnValue:
         except OrderError as exc:
             session.rollback()
             _refuse(exc)
-            flash(str(exc), "error")
+            flash(localized(exc), "error")
             status = 400
         else:
             status = finish_upload(session, report, dry_run=form.dry_run.data, partial=form.partial.data)
