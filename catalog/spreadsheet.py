@@ -33,13 +33,14 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User
 from catalog import photos as photo_store
-from catalog.csvtext import unquote_formula, write_csv
+from catalog.text import unquote_formula, write_csv
 from catalog.errors import N_, CatalogError, ImportFileRejected, UnknownFarmer
 from catalog.models import Product, ProductChange
 from catalog.money import parse_yuan, yuan_text
 from catalog.pinyin import name_keys
 from catalog.services import (
     EDITABLE_FIELDS,
+    NAMED_OWNER_ROLES,
     TRACKED_FIELDS,
     check_consistency,
     clean_fields,
@@ -810,7 +811,8 @@ def export_rows(products: Sequence[Product], zone: ZoneInfo = VILLAGE_ZONE) -> I
     yield [column.header for column in COLUMNS]
     for p in products:
         yield [
-            p.sku, p.name, p.name_en, p.farmer.username, p.unit,
+            # A station-owned product is written without a farmer: import names farmers only.
+            p.sku, p.name, p.name_en, p.farmer.username if p.farmer.role in NAMED_OWNER_ROLES else "", p.unit,
             yuan_text(p.price_fen), "" if p.promo_price_fen is None else yuan_text(p.promo_price_fen),
             _local(p.promo_starts_at, zone), _local(p.promo_ends_at, zone), str(p.stock),
             "" if p.link_no is None else str(p.link_no), p.origin,

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from catalog.csvtext import FORMULA_STARTS
+from catalog.text import FORMULA_STARTS
 from catalog.errors import ImportFileRejected
 from catalog.spreadsheet import read_table
 from orders.errors import OrderError
@@ -33,7 +33,7 @@ def _key(header: str) -> str:
 def clean_cell(value: str | None) -> str:
     """A cell without the quoting tricks exports use to keep long numbers intact (``="123…"``,
     ``'123…``). A ``'`` before a formula stays: it is what keeps ``'=cmd|…`` text in every
-    spreadsheet the cell later reaches (catalog.csvtext)."""
+    spreadsheet the cell later reaches (catalog.text)."""
     text = (value or "").strip()
     if text.startswith('="') and text.endswith('"'):
         text = text[2:-1]

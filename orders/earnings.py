@@ -17,7 +17,7 @@ from accounts.models import User
 from accounts.roles import FARMER, MANAGERS
 from catalog.models import Product
 from catalog.money import yuan_text
-from catalog.csvtext import write_csv
+from catalog.text import write_csv
 from orders.errors import NotAllowed
 from orders.models import Order
 

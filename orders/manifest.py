@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from catalog.csvtext import write_csv
+from catalog.text import write_csv
 from orders.errors import OrderError
 from orders.models import CHANNEL_LABELS, STATUS_LABELS, Handoff
 

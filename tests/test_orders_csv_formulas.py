@@ -66,7 +66,7 @@ def test_the_earnings_csv_quotes_product_names_and_units(hostile_batch, session)
 
 
 def test_one_helper_quotes_formula_starts_and_leaves_other_text_alone():
-    from catalog.csvtext import formula_safe
+    from catalog.text import formula_safe
 
     assert formula_safe("=1+1") == "'=1+1"
     assert formula_safe("\t=1") == "'\t=1"

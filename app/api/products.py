@@ -13,7 +13,7 @@ from typing import Any
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
+from pydantic import AwareDatetime, model_validator
 
 from accounts.roles import FARMER, MANAGERS
 from app.api import bp
@@ -31,6 +31,7 @@ from app.catalog.uploads import (
 from app.database import get_db
 from app.downloads import file_download
 from app.i18n import localized
+from app.inputs import Body, Int
 from catalog import photos, services, spreadsheet
 from catalog.errors import CatalogError, ImportFileRejected
 from catalog.models import Product
@@ -78,10 +79,8 @@ def product_json(product: Product) -> dict[str, Any]:
     return {**services.product_to_dict(product), "photo_urls": photo_urls(product)}
 
 
-class _Fields(BaseModel):
+class _Fields(Body):
     """What both POST and PATCH accept; answer-only keys sent back are dropped, others refused."""
-
-    model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
@@ -96,15 +95,15 @@ class NewProduct(_Fields):
 
     name: str
     unit: str
-    price_fen: int
-    stock: int
+    price_fen: Int
+    stock: Int
     sku: str | None = None
     farmer: str | None = None
     name_en: str = ""
-    promo_price_fen: int | None = None
+    promo_price_fen: Int | None = None
     promo_starts_at: AwareDatetime | None = None
     promo_ends_at: AwareDatetime | None = None
-    link_no: int | None = None
+    link_no: Int | None = None
     origin: str = ""
     produced_on: date | None = None
     description: str = ""
@@ -116,15 +115,15 @@ class ProductChanges(_Fields):
 
     name: str | None = None
     unit: str | None = None
-    price_fen: int | None = None
-    stock: int | None = None
+    price_fen: Int | None = None
+    stock: Int | None = None
     sku: str | None = None
     farmer: str | None = None
     name_en: str | None = None
-    promo_price_fen: int | None = None
+    promo_price_fen: Int | None = None
     promo_starts_at: AwareDatetime | None = None
     promo_ends_at: AwareDatetime | None = None
-    link_no: int | None = None
+    link_no: Int | None = None
     origin: str | None = None
     produced_on: date | None = None
     description: str | None = None

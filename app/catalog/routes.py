@@ -17,6 +17,7 @@ from app.catalog.uploads import data_dir, photo_urls, read_photo, village_zone
 from app.database import get_db
 from app.home import HomeCard, register_card
 from app.i18n import N_, localized
+from app.inputs import parse_id
 from app.security import role_required
 from catalog import photos, services
 from catalog.errors import CatalogError, ProductNotFound
@@ -257,14 +258,14 @@ def _read_deltas(form: Any, allowed: set[int]) -> tuple[dict[int, int], dict[int
     for key, value in form.items():
         if not key.startswith("delta-") or not value.strip():
             continue
-        raw_id = key.removeprefix("delta-")
-        if not raw_id.isdigit() or int(raw_id) not in allowed:
+        product_id = parse_id(key.removeprefix("delta-"))
+        if product_id is None or product_id not in allowed:
             continue
         text = value.strip().replace("＋", "+").replace("－", "-").replace(" ", "")
         try:
-            deltas[int(raw_id)] = int(text)
+            deltas[product_id] = int(text)
         except ValueError:
-            errors[int(raw_id)] = _("请填整数，例如 10 或 -5")
+            errors[product_id] = _("请填整数，例如 10 或 -5")
     return deltas, errors
 
 

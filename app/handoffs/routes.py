@@ -17,6 +17,7 @@ from app.database import get_db
 from app.handoffs import bp
 from app.home import HomeCard, register_card
 from app.i18n import N_, localized
+from app.inputs import parse_id
 from app.orders.common import act_and_return, finish_upload, order_filter_from_request, status_for, template_helpers
 from app.security import role_required
 from orders import importer, manifest
@@ -66,7 +67,7 @@ def new() -> ResponseReturnValue:
     session = get_db()
     status = 200
     if request.method == "POST":
-        ids = [int(i) for i in request.form.getlist("order_ids") if i.isdigit()]
+        ids = [i for i in map(parse_id, request.form.getlist("order_ids")) if i is not None]
         try:
             handoff = orders.hand_off(session, actor=current_user, order_ids=ids,
                                       partner=request.form.get("partner", ""), note=request.form.get("note", ""))

@@ -17,6 +17,7 @@ from app.downloads import file_download
 from app.home import HomeCard, register_card
 from app.live import product_changed
 from app.i18n import N_, localized
+from app.inputs import parse_id
 from app.orders import bp
 from app.orders.common import (
     act_and_return,
@@ -78,8 +79,8 @@ def new() -> ResponseReturnValue:
     products = orders.visible_products(session, current_user)
     form.product_id.choices = [SelectChoice(p.id, f"{p.name}（{_('库存')} {p.stock} {p.unit}）") for p in products]
     form.channel.choices = _channel_choices()
-    if request.method == "GET" and request.args.get("product", "").isdigit():
-        form.product_id.data = int(request.args["product"])
+    if request.method == "GET" and parse_id(request.args.get("product")) is not None:
+        form.product_id.data = parse_id(request.args.get("product"))
     status = 200
     if form.validate_on_submit():
         try:

@@ -1,6 +1,12 @@
-"""CSV cells that Excel and WPS read as text, never as formulas: the one helper every export uses.
+"""Text people type that reaches screens, the video and spreadsheets: the checks every field
+shares, and the one CSV writer every export uses.
 
-A cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab or carriage return before one) is run
+Hidden characters: C0/C1 control characters (``\x1b[31m`` repaints a terminal reading the log,
+NUL cuts C strings), bidirectional overrides (U+202E shows "txt.exe" as "exe.txt" and turns a
+price around on screen), invisible marks and zero-width spaces (U+200B makes two products that
+look alike), and lone surrogates (they cannot be stored as UTF-8) are refused in every field.
+
+Formulas: a cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab or carriage return before one) is run
 as a formula when the file is opened, so a buyer name such as ``=HYPERLINK("http://evil/","点我")``
 from a seller-centre export would become a link on the partner's PC (OWASP "CSV injection").
 Such a cell is written with a leading ``'``, which the spreadsheet shows as plain text; importers
@@ -11,12 +17,23 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Tab, line feed and carriage return are allowed where a field keeps lines (descriptions, notes).
+_HIDDEN_IN_BLOCK = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ud800-\udfff"
+_HIDDEN_BLOCK = re.compile(f"[{_HIDDEN_IN_BLOCK}]")
+_HIDDEN_LINE = re.compile(f"[\t\n\r{_HIDDEN_IN_BLOCK}]")
 
 T = TypeVar("T")
+
+
+def has_hidden_characters(text: str, *, lines: bool = False) -> bool:
+    """Whether ``text`` holds a character a person cannot see or that changes how the rest is
+    shown (see the module's docstring); with ``lines``, tabs and line breaks are allowed."""
+    return (_HIDDEN_BLOCK if lines else _HIDDEN_LINE).search(text) is not None
 
 
 def formula_safe(value: T) -> T | str:
