@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from wtforms.fields.choices import SelectChoice
 
 from accounts import services as accounts
-from accounts.models import User
+from accounts.models import LoginFailure, User
 from accounts.roles import FARMER
 from app.auth import bp
 from app.auth.forms import LoginForm, PinForm
@@ -33,14 +33,17 @@ def _pin_allowed() -> bool:
     return is_local_request() or not current_app.config["PIN_LOGIN_LOCAL_ONLY"]
 
 
-def _attempt(authenticate: Callable[[Session], User], refused: str) -> int | None:
+def _attempt(username: str, authenticate: Callable[[Session, LoginFailure], User], refused: str) -> int | None:
     """Try a login; None when it worked (the person is logged in), else the status to answer.
 
-    Failures are committed too: they are what the throttle counts.
+    The attempt is committed before the secret is checked, and failures stay committed: they are
+    what the throttle counts (accounts.services.start_attempt).
     """
     session = get_db()
+    attempt = accounts.start_attempt(session, username, client_address())
+    session.commit()
     try:
-        user = authenticate(session)
+        user = authenticate(session, attempt)
     except accounts.TooManyAttempts as exc:
         session.commit()
         flash(_("尝试次数过多，请 %(minutes)d 分钟后再试。", minutes=exc.minutes), "error")
@@ -64,8 +67,8 @@ def login() -> ResponseReturnValue:
     if request.method == "POST":
         csrf.protect()
         if form.validate():
-            failed = _attempt(lambda session: accounts.authenticate(
-                session, form.username.data, form.password.data, client_address()),
+            failed = _attempt(form.username.data, lambda session, attempt: accounts.authenticate(
+                session, form.username.data, form.password.data, client_address(), attempt),
                 refused=_("用户名或密码不对，请再试一次。"))
             if failed is None:
                 return redirect(_safe_next())
@@ -91,8 +94,8 @@ def pin_login() -> ResponseReturnValue:
     if request.method == "POST":
         csrf.protect()
         if form.validate():
-            failed = _attempt(lambda session: accounts.authenticate_pin(
-                session, form.username.data, form.pin.data, client_address()),
+            failed = _attempt(form.username.data, lambda session, attempt: accounts.authenticate_pin(
+                session, form.username.data, form.pin.data, client_address(), attempt),
                 refused=_("PIN 码不对，请再试一次。"))
             if failed is None:
                 return redirect(url_for("main.home"))
