@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -164,6 +164,12 @@ def _forget_failures(session: Session, username: str, address: str) -> None:
     """A login that worked clears this name's failures from this address (not those of someone
     guessing the name elsewhere)."""
     session.execute(delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.address == address))
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """Invalidate every login session of ``user`` (their cookies carry the old version)."""
+    session.execute(update(User).where(User.id == user.id).values(session_version=User.session_version + 1))
+    session.expire(user, ["session_version"])
 
 
 def _hash_token(token: str) -> str:

@@ -194,6 +194,7 @@ def _write_jpeg(image: Image.Image, path: Path) -> None:
     and the colour profile are written: no EXIF, no comment."""
     tmp = path.with_suffix(".part")
     image.save(tmp, "JPEG", quality=85, optimize=True, icc_profile=image.info.get("icc_profile"))
+    tmp.chmod(0o600)  # served through the app only, like every data file
     os.replace(tmp, path)
 
 

@@ -17,7 +17,7 @@ from accounts.roles import FARMER
 from app.auth import bp
 from app.auth.forms import LoginForm, PinForm
 from app.database import get_db
-from app.security import client_address, csrf, is_local_request
+from app.security import client_address, csrf, is_local_request, signed_in_user
 
 
 def _safe_next() -> str:
@@ -108,7 +108,11 @@ def pin_login() -> ResponseReturnValue:
 @bp.post("/logout")
 @login_required
 def logout() -> ResponseReturnValue:
-    """Log out (POST, so that a link on another page cannot log a person out)."""
+    """Log out (POST, so that a link on another page cannot log a person out). Every session
+    cookie of this user, on any device, stops working (a copied cookie cannot be replayed)."""
+    session = get_db()
+    accounts.end_sessions(session, signed_in_user())
+    session.commit()
     logout_user()
     flash(_("已退出登录。"), "info")
     return redirect(url_for("auth.login"))
