@@ -16,6 +16,7 @@ import math
 import os
 import re
 import secrets
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -44,6 +45,11 @@ THUMB_SIZE = 240
 CARD_SIZE = 800
 KINDS = {"full": "{stem}.jpg", "thumb": "{stem}_thumb.jpg", "card": "{stem}_card.jpg"}
 STEM_RE = re.compile(r"^[0-9a-f]{32}$")
+# One photo is decoded at a time in this process, whichever request brings it: a decode of a 60 MP
+# picture holds ~0.5 GB until its three files are written, and two at once on a village PC (2–4 GB)
+# could starve the live broadcast. A request waits its turn this long, then is told to retry.
+DECODE_TURN_TIMEOUT_S = 60.0
+_decode_turn = threading.BoundedSemaphore(1)
 ORIENTATION_TAG = 0x0112
 # EXIF orientation → the transpose that makes the picture upright (as ImageOps.exif_transpose).
 UPRIGHT = {
@@ -239,13 +245,19 @@ def add_photo(
     :func:`remove_orphans` deletes.
     """
     require_manager(actor)
-    checked = check_image(image.data if isinstance(image, PhotoFile) else image)
-    stem = save_image(data_dir, checked)
+    if not _decode_turn.acquire(timeout=DECODE_TURN_TIMEOUT_S):
+        raise PhotoRejected(N_("正在处理别的照片，请过一会儿再上传"))
+    try:
+        checked = check_image(image.data if isinstance(image, PhotoFile) else image)
+        stem = save_image(data_dir, checked)
+        size = checked.size
+        del checked  # freed before the next photo's turn
+    finally:
+        _decode_turn.release()
     position = session.scalar(
         select(func.coalesce(func.max(ProductPhoto.position) + 1, 0)).where(ProductPhoto.product_id == product.id)
     )
-    photo = ProductPhoto(product_id=product.id, stem=stem, width=checked.size[0], height=checked.size[1],
-                         position=position or 0)
+    photo = ProductPhoto(product_id=product.id, stem=stem, width=size[0], height=size[1], position=position or 0)
     session.add(photo)
     session.flush()
     session.expire(product, ["photos"])

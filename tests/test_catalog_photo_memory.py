@@ -100,3 +100,38 @@ def test_stored_photos_keep_no_comment_exif_or_gps(session, coord, tmp_path):
             assert b"<script>" not in path.read_bytes() and b"EvilCam" not in path.read_bytes()
             with Image.open(path) as stored:
                 assert not stored.getexif() and "comment" not in stored.info
+
+
+def test_parallel_uploads_decode_one_photo_at_a_time(app, session, coord, monkeypatch):
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    farmer = factories.user(session, "farmer", "wang")
+    products = [factories.product(session, farmer).id for _ in range(4)]
+    busy, most = [0], [0]
+    lock = threading.Lock()
+    real_check = photos.check_image
+
+    def slow(data: bytes):  # type: ignore[no-untyped-def]
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        time.sleep(0.05)
+        try:
+            return real_check(data)
+        finally:
+            with lock:
+                busy[0] -= 1
+
+    monkeypatch.setattr(photos, "check_image", slow)
+    from catalog.models import Product
+
+    def upload(product_id: int) -> None:
+        with app.extensions["cunbo.sessions"]() as s:
+            photos.add_photo(s, app.config["DATA_DIR"], s.get(Product, product_id), png(), s.merge(coord))
+            s.commit()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(upload, products, timeout=60))
+    assert most[0] == 1
