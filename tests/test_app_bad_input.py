@@ -102,3 +102,23 @@ def test_a_coordinator_cannot_be_named_as_a_products_farmer(shop, session):
     assert moved.status_code == 400
     own = api.post("/api/products", json={"name": "村里的茶", "unit": "盒", "price_fen": 100, "stock": 1})
     assert own.status_code == 201 and own.json["farmer"] == "coord", "the station's own goods stay possible"
+
+
+def test_pages_given_huge_numbers_and_hidden_characters_never_answer_500(shop, client):
+    login(client, "coord")
+    token = csrf_token(client)
+    rice, huge = shop["rice"], str(2**64)
+    urls = [f"/catalog/?page={huge}", f"/orders/?page={huge}", f"/orders/?session_id={huge}",
+            f"/orders/?handoff_id={huge}", f"/catalog/stock?farmer={huge}", f"/live/sessions/{huge}",
+            f"/orders/new?product={huge}", f"/catalog/{huge}", "/orders/?status=%00"]
+    forms = [
+        ("/catalog/new", {"name": "米", "unit": "斤", "price": "1" + "0" * 30, "stock": huge}),
+        (f"/catalog/{rice.id}/edit", {"name": "米", "unit": "斤", "price": "1", "stock": huge, "link_no": huge}),
+        ("/orders/new", {"product_id": huge, "quantity": huge, "buyer_name": "李四", "buyer_phone": "13800138000",
+                         "address": "杭州", "channel": "phone", "packages": huge}),
+        ("/orders/new", {"product_id": str(rice.id), "quantity": "1", "buyer_name": "李\x00四",
+                         "buyer_phone": "13800138000", "address": "杭州\u202e", "channel": "phone"}),
+    ]
+    answers = {url: client.get(url).status_code for url in urls}
+    answers.update({url: client.post(url, data={**data, "csrf_token": token}).status_code for url, data in forms})
+    assert {url: status for url, status in answers.items() if status >= 500} == {}
