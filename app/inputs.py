@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from flask import Flask
+from flask import Flask, abort, request
 from pydantic import BaseModel, ConfigDict, Field, Strict
 from werkzeug.routing import IntegerConverter
 
@@ -20,6 +20,7 @@ Int = Annotated[int, Strict(), Field(ge=-MAX_SQL_INT, le=MAX_SQL_INT)]
 Id = Annotated[int, Strict(), Field(ge=1, le=MAX_SQL_INT)]
 
 _ID_RE = re.compile(r"[0-9]{1,19}")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class Body(BaseModel):
@@ -47,6 +48,23 @@ def parse_id(text: str | None) -> int | None:
     return number if 0 < number <= MAX_SQL_INT else None
 
 
+def has_unstorable_characters(text: str) -> bool:
+    """Whether ``text`` holds NUL or a lone surrogate, which no database column stores."""
+    return _UNSTORABLE.search(text) is not None
+
+
+def _refuse_unstorable_fields() -> None:
+    """Answer 400 for a query or form field holding NUL (``?farmer=%00``): PostgreSQL cannot
+    compare text with it, so the lookup would fail with a 500. Uploaded files are not fields."""
+    fields = [*request.args.items(multi=True)]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        fields += request.form.items(multi=True)
+    if any(has_unstorable_characters(key) or has_unstorable_characters(value) for key, value in fields):
+        abort(400)
+
+
 def init_app(app: Flask) -> None:
-    """Bound ``<int:…>`` in every route (before the blueprints add their rules)."""
+    """Bound ``<int:…>`` in every route (before the blueprints add their rules), and refuse
+    fields no database can store before any view sees them."""
     app.url_map.converters["int"] = SqlIntConverter
+    app.before_request(_refuse_unstorable_fields)

@@ -122,3 +122,14 @@ def test_pages_given_huge_numbers_and_hidden_characters_never_answer_500(shop, c
     answers = {url: client.get(url).status_code for url in urls}
     answers.update({url: client.post(url, data={**data, "csrf_token": token}).status_code for url, data in forms})
     assert {url: status for url, status in answers.items() if status >= 500} == {}
+
+
+def test_nul_in_a_query_form_or_json_field_is_400_on_every_database(shop, client):
+    api = shop["api"]
+    assert api.get("/api/orders?farmer=%00").status_code == 400
+    assert api.post("/api/products", json={"name": "米", "unit": "斤", "price_fen": 1, "stock": 1,
+                                           "farmer": "wang\x00"}).status_code == 400
+    assert api.post("/api/handoffs", json={"order_ids": [1], "partner": "\x00"}).status_code == 400
+    token = csrf_token(client)
+    assert client.post("/auth/login", data={"username": "co\x00ord", "password": "x",
+                                            "csrf_token": token}).status_code == 400

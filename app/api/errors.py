@@ -8,6 +8,8 @@ from flask_babel import gettext as _
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ValidationError
 
+from app.inputs import has_unstorable_characters
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -40,14 +42,15 @@ def describe_validation_error(exc: ValidationError) -> tuple[str, list[dict[str,
 MAX_JSON_BYTES = 256 * 1024
 
 
-def _has_lone_surrogate(data: Any) -> bool:
-    """Whether any string in the parsed JSON (keys included) holds a lone surrogate such as
-    ``"\ud800"``: JSON allows it, UTF-8 cannot store it, so the database write would fail."""
+def _has_unstorable_text(data: Any) -> bool:
+    """Whether any string in the parsed JSON (keys included) holds what no database column can
+    store: a lone surrogate such as ``"\ud800"`` (JSON allows it, UTF-8 cannot encode it) or NUL
+    (PostgreSQL refuses it in text). Either made the query fail with a 500."""
     stack = [data]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if any("\ud800" <= ch <= "\udfff" for ch in item):
+            if has_unstorable_characters(item):
                 return True
         elif isinstance(item, dict):
             stack.extend(item.keys())
@@ -72,7 +75,7 @@ def load_body(model: type[M], *, partial: bool = False) -> M:
         data = None
     if not isinstance(data, dict):
         raise ApiError(400, "请求内容必须是 JSON 对象 (body must be a JSON object)")
-    if _has_lone_surrogate(data):
+    if _has_unstorable_text(data):
         raise ApiError(400, _("请求里有无法保存的字符（不成对的代理项）"))
     try:
         return model.model_validate(data)
