@@ -16,7 +16,7 @@ def test_hostile_values_in_any_api_body_field_never_answer_500(session, api_as):
     partner = factories.user(session, "partner", "coop")
     p = factories.product(session, farmer)
     o = factories.order(session, p)
-    h = factories.handoff(session, [o], coord, partner)
+    factories.handoff(session, [o], coord, partner)
     o2 = factories.order(session, p)
     api = api_as(coord)
     papi = api_as(partner)
