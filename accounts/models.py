@@ -27,6 +27,9 @@ class User(Base):
     village: Mapped[str] = mapped_column(String(60), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Part of the id a session cookie carries; logging out bumps it, so every earlier cookie of
+    # this user (a copy, a replay) stops working.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user")
 
@@ -44,7 +47,8 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What the session cookie keeps: ``"<id>:<session_version>"``."""
+        return f"{self.id}:{self.session_version}"
 
     @property
     def name(self) -> str:

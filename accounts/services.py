@@ -4,9 +4,11 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -18,8 +20,12 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{2,40}$")
 PIN_RE = re.compile(r"^[0-9]{4,6}$")
 MIN_PASSWORD = 8
 
-# Five wrong tries in ten minutes, per user name or per address, then a pause.
+# Wrong tries in ten minutes before a pause: five for one name from one address (a farmer's name
+# locked on the village PC does not lock the coordinator out of it), twenty for all names from one
+# address (guessing many names) and twenty for one name from all addresses (guessing from many).
 MAX_FAILURES = 5
+MAX_ADDRESS_FAILURES = 20
+MAX_NAME_FAILURES = 20
 FAILURE_WINDOW = timedelta(minutes=10)
 
 
@@ -87,54 +93,83 @@ def find_user(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username.strip(), User.active))
 
 
-def _check_throttle(session: Session, username: str, address: str) -> None:
-    since = utcnow() - FAILURE_WINDOW
-    recent = session.execute(
-        select(func.count(), func.min(LoginFailure.at)).where(
-            LoginFailure.at >= since,
-            or_(LoginFailure.username == username, LoginFailure.address == address),
-        )
+def start_attempt(session: Session, username: str, address: str) -> LoginFailure:
+    """Count a login attempt *before* its password is checked; the caller commits it at once.
+
+    Counting first is what makes the throttle hold under a burst: the n-th attempt committed sees
+    at least n attempts, so no more than the limit ever reach a password check, on SQLite and
+    PostgreSQL alike. The row stays as a failure unless :func:`authenticate` forgets it.
+    """
+    attempt = LoginFailure(username=username.strip()[:40], address=address[:64], at=utcnow())
+    session.add(attempt)
+    session.flush()
+    return attempt
+
+
+def _check_throttle(session: Session, attempt: LoginFailure) -> None:
+    """Raise :class:`TooManyAttempts` when ``attempt`` (already counted) is past a limit; the
+    refused attempt itself is not kept, so a pause does not grow while someone keeps trying."""
+    now = utcnow()
+    same_name = LoginFailure.username == attempt.username
+    same_address = LoginFailure.address == attempt.address
+
+    def count(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    pair, by_address, by_name, oldest = session.execute(
+        select(count(and_(same_name, same_address)), count(same_address), count(same_name), func.min(LoginFailure.at))
+        .where(LoginFailure.at >= now - FAILURE_WINDOW, or_(same_name, same_address))
     ).one()
-    count, oldest = recent
-    if count >= MAX_FAILURES:
-        wait = (oldest + FAILURE_WINDOW - utcnow()).total_seconds() if oldest else 60
+    if pair > MAX_FAILURES or by_address > MAX_ADDRESS_FAILURES or by_name > MAX_NAME_FAILURES:
+        session.delete(attempt)
+        session.flush()
+        wait = (oldest + FAILURE_WINDOW - now).total_seconds() if oldest else 60
         raise TooManyAttempts(max(1, int(wait // 60) + 1))
 
 
-def _fail(session: Session, username: str, address: str) -> LoginRefused:
-    session.add(LoginFailure(username=username[:40], address=address[:64]))
-    session.flush()
-    return LoginRefused()
+def _checked(session: Session, username: str, address: str, attempt: LoginFailure | None,
+             secret_matches: Callable[[User], bool]) -> User:
+    """The user if the throttle lets this attempt through and the secret matches."""
+    username = username.strip()
+    if attempt is None:
+        attempt = start_attempt(session, username, address)
+    _check_throttle(session, attempt)
+    user = find_user(session, username)
+    if user is None or not secret_matches(user):
+        raise LoginRefused()
+    _forget_failures(session, username, attempt.address)
+    return user
 
 
-def authenticate(session: Session, username: str, password: str, address: str) -> User:
+def authenticate(session: Session, username: str, password: str, address: str,
+                 attempt: LoginFailure | None = None) -> User:
     """The user whose password matches.
 
-    Raises :class:`TooManyAttempts` while throttled and :class:`LoginRefused` otherwise; a failure
-    is recorded in the session, so the caller commits either way.
+    ``attempt`` is the row :func:`start_attempt` committed for this try (without one, it is
+    counted here, which is not safe against a burst). Raises :class:`TooManyAttempts` while
+    throttled and :class:`LoginRefused` otherwise; the caller commits either way.
     """
-    username = username.strip()
-    _check_throttle(session, username, address)
-    user = find_user(session, username)
-    if user is None or not check_password_hash(user.password_hash, password):
-        raise _fail(session, username, address)
-    _forget_failures(session, username)
-    return user
+    return _checked(session, username, address, attempt,
+                    lambda user: check_password_hash(user.password_hash, password))
 
 
-def authenticate_pin(session: Session, username: str, pin: str, address: str) -> User:
+def authenticate_pin(session: Session, username: str, pin: str, address: str,
+                     attempt: LoginFailure | None = None) -> User:
     """The farmer whose PIN matches. Raises like :func:`authenticate`."""
-    username = username.strip()
-    _check_throttle(session, username, address)
-    user = find_user(session, username)
-    if user is None or user.pin_hash is None or not check_password_hash(user.pin_hash, pin):
-        raise _fail(session, username, address)
-    _forget_failures(session, username)
-    return user
+    return _checked(session, username, address, attempt,
+                    lambda user: user.pin_hash is not None and check_password_hash(user.pin_hash, pin))
 
 
-def _forget_failures(session: Session, username: str) -> None:
-    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+def _forget_failures(session: Session, username: str, address: str) -> None:
+    """A login that worked clears this name's failures from this address (not those of someone
+    guessing the name elsewhere)."""
+    session.execute(delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.address == address))
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """Invalidate every login session of ``user`` (their cookies carry the old version)."""
+    session.execute(update(User).where(User.id == user.id).values(session_version=User.session_version + 1))
+    session.expire(user, ["session_version"])
 
 
 def _hash_token(token: str) -> str:

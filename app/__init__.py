@@ -19,8 +19,9 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         config = Config()
     app.config.from_mapping(config.as_dict() if isinstance(config, Config) else config)
 
-    from app import cli, database, demo, errors, i18n, security
+    from app import cli, database, demo, errors, i18n, inputs, security
 
+    inputs.init_app(app)
     database.init_app(app)
     i18n.init_app(app)
     security.init_app(app)

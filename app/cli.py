@@ -1,13 +1,15 @@
-"""Command line: ``flask --app wsgi user create|token``, ``db upgrade``, ``setup``."""
+"""Command line: ``flask --app wsgi user create|token``, ``db upgrade``, ``setup``, ``backup``, ``restore``."""
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 import db
+from db import backup as backups
 from accounts import services as accounts
 from accounts.roles import ADMIN, ROLES
 from app.database import session_factory
@@ -21,6 +23,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(user_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(setup_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 @user_cli.command("create")
@@ -81,3 +85,35 @@ def setup_command() -> None:
     click.echo(f"  密码   password : {password}")
     click.echo("请记下密码，它不会再显示 (write it down, it is shown only once)")
     click.echo("=" * 60)
+
+
+@click.command("backup")
+@with_appcontext
+@click.option("--to", "target", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="备份放在哪个文件夹（默认：数据文件夹里的 backups）")
+def backup_command(target: Path | None) -> None:
+    """Write a consistent snapshot of the database, settings and photos (safe while Cunbo runs)."""
+    data_dir = Path(current_app.config["DATA_DIR"])
+    try:
+        summary = backups.backup(current_app.config["DATABASE_URL"], data_dir, target or data_dir / "backups")
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"备份已写好 (backup written): {summary.database}, {summary.settings} settings file(s), "
+               f"{summary.photos} photo file(s)")
+    click.echo(str(summary.path))
+
+
+@click.command("restore")
+@with_appcontext
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="不再询问，直接替换现在的数据")
+def restore_command(archive: Path, yes: bool) -> None:
+    """Replace the database, settings and photos with those of ARCHIVE (stop Cunbo first)."""
+    if not yes:
+        click.confirm("现在的数据会被备份里的替换，确定吗？(the current data will be replaced)", abort=True)
+    try:
+        summary = backups.restore(current_app.config["DATABASE_URL"], Path(current_app.config["DATA_DIR"]), archive)
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"已恢复 (restored): {summary.database}, {summary.settings} settings file(s), "
+               f"{summary.photos} photo file(s)")

@@ -24,6 +24,15 @@ def _kept(data_dir: Path, name: str, env_name: str, make: Callable[[], str]) -> 
     return value
 
 
+def private_dir(path: Path) -> None:
+    """Make ``path`` (the data dir) if needed and let only this user in (0700): it holds the
+    database with buyers' phones and addresses, stream keys, recordings and the secret key. A
+    folder someone else owns is left as it is."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if hasattr(os, "getuid") and path.stat().st_uid == os.getuid():
+        path.chmod(0o700)
+
+
 class Config:
     """Production settings read from the environment when the app is created."""
 
@@ -37,6 +46,10 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # Secure is added per request when it came over https (app.security._SessionCookies).
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
     MAX_CONTENT_LENGTH = 60 * 1024 * 1024  # room for a 50 MB spreadsheet, refused with a message
     # Farmers may log in with a PIN only from the village PC itself, unless the admin allows the LAN.
     PIN_LOGIN_LOCAL_ONLY = True
@@ -49,7 +62,7 @@ class Config:
     def __init__(self) -> None:
         env = os.environ
         self.DATA_DIR = Path(env.get("CUNBO_DATA_DIR", BASE_DIR / "instance")).resolve()
-        self.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        private_dir(self.DATA_DIR)
         self.DATABASE_URL = env.get("CUNBO_DATABASE_URL") or f"sqlite:///{self.DATA_DIR / 'cunbo.db'}"
         self.HOST = env.get("CUNBO_HOST", "127.0.0.1")
         self.PORT = int(env.get("CUNBO_PORT", "8000"))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, request
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, gettext
 
 from app.config import BASE_DIR
 
@@ -13,6 +13,15 @@ babel = Babel()
 def N_(message: str) -> str:
     """Mark a string for translation where it is defined; it is translated where it is shown."""
     return message
+
+
+def localized(exc: Exception) -> str:
+    """A domain error's message in the person's language: its ``msgid`` translated, then filled
+    with its ``params``; errors without a msgid are shown as they are."""
+    msgid = getattr(exc, "msgid", None)
+    if not msgid:
+        return str(exc)
+    return gettext(msgid, **getattr(exc, "params", {}))
 
 
 def select_locale() -> str:

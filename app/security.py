@@ -9,13 +9,15 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, abort, g, request
+from flask import Flask, Response, abort, g, has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
 from accounts import services as accounts
 from accounts.models import User
 from app.database import get_db
+from app.inputs import parse_id
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -33,13 +35,45 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "请先登录"
     login_manager.session_protection = "strong"
     csrf.init_app(app)
+    app.session_interface = _SessionCookies()
     app.before_request(_guard)
+    app.after_request(_security_headers)
+
+
+class _SessionCookies(SecureCookieSessionInterface):
+    """The session cookie: HttpOnly and SameSite=Lax (config), and Secure whenever the page was
+    served over https (a county server behind TLS), where a browser would otherwise send it over
+    plain http too. The village PC serves http on 127.0.0.1, where Secure would drop it."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
+
+
+# Every answer: no guessing a type from the content (an uploaded file served as HTML), no framing
+# by another site (clickjacking the 开始直播 button), no full URLs leaked to other sites.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    user = get_db().get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+def _load_user(session_id: str) -> User | None:
+    """The user of a session cookie (``"<id>:<version>"``, see ``User.get_id``), if still valid:
+    a cookie from before the user's last logout carries an older version and is refused."""
+    user_id, _, version = session_id.partition(":")
+    number = parse_id(user_id)
+    user = get_db().get(User, number) if number is not None else None
+    if user is None or not user.active or version != str(user.session_version):
+        return None
+    return user
 
 
 @login_manager.request_loader

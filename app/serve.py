@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from types import FrameType
@@ -27,6 +28,9 @@ def main() -> int:
     """Run the server in the foreground until SIGTERM/SIGINT; then run the shutdown hooks and close."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("cunbo")
+    # Whatever the server writes (database, recordings, clips, photos, backups) is for this user
+    # alone: buyers' phones and addresses and stream keys live there.
+    os.umask(0o077)
     app = create_app()
     sweep_photo_files(app)
     # A broadcast that outlived a previous server (a crash, kill -9) is taken over, or its

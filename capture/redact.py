@@ -1,13 +1,17 @@
 """Masking of stream keys: they never appear in logs, status or pages.
 
-A push URL is ``rtmp://host[:port]/app/KEY[?query]``; the key (last path segment), any query
-values (platforms sign URLs there) and any password are secrets.
+A push URL is ``rtmp://host[:port]/app/KEY[?query]``; the key (everything after the application
+name, slashes included, as OBS splits it), any query values (platforms sign URLs there) and any
+password are secrets.
 """
 from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
 _MASK = "****"
+# A secret shorter than this is masked inside its URL and as ``name=value``, not wherever the same
+# few characters occur: masking "1" everywhere mangled every number in a log line.
+MIN_LOOSE_SECRET = 6
 
 
 def mask_secret(secret: str) -> str:
@@ -25,7 +29,8 @@ def _secrets(url: str) -> list[str]:
         return [url] if url else []
     found: list[str] = []
     segments = [s for s in parts.path.split("/") if s]
-    if len(segments) >= 2:  # app/key: the app name is public, the last segment is the key
+    if len(segments) >= 2:  # app/key: the app name is public, the rest is the key
+        found.append("/".join(segments[1:]))
         found.append(segments[-1])
     found.extend(value for _, value in parse_qsl(parts.query, keep_blank_values=False) if value)
     if parts.password:
@@ -52,10 +57,10 @@ def mask_url(url: str) -> str:
         host = f"{parts.username}:{_MASK}@{host}" if parts.password else f"{parts.username}@{host}"
     segments = parts.path.split("/")
     nonempty = [i for i, s in enumerate(segments) if s]
-    if len(nonempty) >= 2:
-        last = nonempty[-1]
-        segments[last] = mask_secret(segments[last])
-    path = "/".join(segments)
+    path = parts.path
+    if len(nonempty) >= 2:  # the whole key, even one with slashes in it, not only its last part
+        start = nonempty[1]
+        path = "/".join(segments[:start]) + "/" + mask_secret("/".join(segments[start:]))
     query = "&".join(f"{k}={mask_secret(v)}" for k, v in parse_qsl(parts.query, keep_blank_values=True))
     return f"{parts.scheme}://{host}{path}" + (f"?{query}" if query else "")
 
@@ -69,5 +74,13 @@ def redact(text: str, urls: list[str]) -> str:
         if url:
             text = text.replace(url, mask_url(url))
         for secret in _secrets(url):
-            text = text.replace(secret, mask_secret(secret))
+            if len(secret) >= MIN_LOOSE_SECRET:
+                text = text.replace(secret, mask_secret(secret))
+        try:
+            query = parse_qsl(urlsplit(url).query, keep_blank_values=False)
+        except ValueError:
+            query = []
+        for name, value in query:
+            if len(value) < MIN_LOOSE_SECRET:
+                text = text.replace(f"{name}={value}", f"{name}={mask_secret(value)}")
     return text

@@ -1,17 +1,28 @@
 """What can go wrong in the catalog, each with a message a person can read as it is.
 
-Messages are Chinese with English in parentheses where it helps: pages and the JSON API show
-them unchanged.
+Older messages are Chinese with English in parentheses and are shown as they are. Newer ones are
+Chinese msgids marked with :func:`N_` and formatted from ``params`` after the HTTP layer has
+translated them (``app.i18n.localized``), so that an English page gets English.
 """
 from __future__ import annotations
 
+from db import N_
+
+__all__ = ["N_"]  # re-exported: catalog's msgids are marked with the one N_ of every domain package
+
 
 class CatalogError(ValueError):
-    """Bad input for a catalog operation; ``str(exc)`` is shown to the person."""
+    """Bad input for a catalog operation; ``str(exc)`` is shown to the person.
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    ``msgid`` and ``params`` let the HTTP layer show it in the person's language.
+    """
+
+    def __init__(self, message: str, field: str | None = None, **params: object) -> None:
+        text = message % params if params else message
+        super().__init__(text)
+        self.message = text
+        self.msgid = message
+        self.params = params
         self.field = field
 
 
@@ -65,12 +76,12 @@ class NotAllowed(CatalogError):
 class PhotoRejected(CatalogError):
     """An uploaded file is not an acceptable image."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, field="photo")
+    def __init__(self, message: str, **params: object) -> None:
+        super().__init__(message, field="photo", **params)
 
 
 class ImportFileRejected(CatalogError):
     """The uploaded spreadsheet as a whole cannot be read (too big, binary, no header...)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, field="file")
+    def __init__(self, message: str, **params: object) -> None:
+        super().__init__(message, field="file", **params)

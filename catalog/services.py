@@ -28,11 +28,15 @@ from catalog.errors import (
 )
 from catalog.changes import stock_written
 from catalog.models import MAX_SELLING_POINTS, Product, ProductChange
+from catalog.text import has_hidden_characters
 from catalog.money import MAX_FEN, format_yuan
 from db import utcnow
 
-# Roles that may own products: farmers, and the service station for the village's own goods.
+# Roles that may own products: farmers, and the service station for the village's own goods
+# (a product a manager adds without naming a farmer). Only a farmer may be *named* as one: naming
+# a coordinator or an admin is refused (issue 15 #8), so a farmer's name always means a farmer.
 OWNER_ROLES: tuple[str, ...] = (FARMER, COORDINATOR, ADMIN)
+NAMED_OWNER_ROLES: tuple[str, ...] = (FARMER,)
 # Roles that may see the catalog (farmers only their own products).
 VIEWER_ROLES: tuple[str, ...] = (FARMER, *MANAGERS)
 # Fields whose every change is kept in the history.
@@ -53,8 +57,6 @@ NAME_SHOWN_ON_VIDEO = 16
 # A selling point is read at a glance mid-sentence: one short line.
 SELLING_POINT_MAX = 40
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
 # name → (SQL order clauses); "-" reverses. Ties are broken by id so pages are stable.
 SORTS: dict[str, tuple[Any, ...]] = {
     "name": (Product.name_pinyin.asc(), Product.name.asc()),
@@ -80,7 +82,7 @@ def _text(field: str, value: Any, label: str, *, max_len: int, required: bool = 
     if not isinstance(value, str):
         raise InvalidProduct(f"{label}必须是文字 ({field} must be text)", field)
     cleaned = " ".join(unicodedata.normalize("NFC", value).split())
-    if _CONTROL.search(cleaned):
+    if has_hidden_characters(cleaned):
         raise InvalidProduct(f"{label}含有不可见的控制字符 ({field} has control characters)", field)
     if required and not cleaned:
         raise InvalidProduct(f"{label}不能为空 ({field} is required)", field)
@@ -164,7 +166,7 @@ def _text_block(value: Any) -> str:
     if not isinstance(value, str):
         raise InvalidProduct("描述必须是文字 (description must be text)", "description")
     cleaned = "\n".join(" ".join(line.split()) for line in value.replace("\r\n", "\n").split("\n")).strip()
-    if re.search(r"[\x00-\x09\x0b-\x1f\x7f]", cleaned):
+    if has_hidden_characters(cleaned, lines=True):
         raise InvalidProduct("描述含有不可见的控制字符 (description has control characters)", "description")
     if len(cleaned) > 2000:
         raise InvalidProduct("描述最多 2000 个字 (description is too long)", "description")
@@ -239,7 +241,7 @@ def owners_by_name(session: Session) -> dict[str, User]:
 
     A display name two people share is left out, so that only their user names find them.
     """
-    users = session.scalars(select(User).where(User.role.in_(OWNER_ROLES), User.active.is_(True))).all()
+    users = session.scalars(select(User).where(User.role.in_(NAMED_OWNER_ROLES), User.active.is_(True))).all()
     found: dict[str, User] = {}
     shared: set[str] = set()
     for user in users:
@@ -261,22 +263,31 @@ def resolve_farmer(session: Session, name: str) -> User:
     name = name.strip()
     user = session.scalar(select(User).where(User.username == name))
     if user is None:
-        matches = session.scalars(select(User).where(User.display_name == name, User.role.in_(OWNER_ROLES))).all()
+        matches = session.scalars(select(User).where(User.display_name == name, User.role.in_(NAMED_OWNER_ROLES))).all()
         if len(matches) > 1:
             raise UnknownFarmer(name, f"有 {len(matches)} 个人叫 {name}，请写用户名 (ambiguous farmer name)")
         user = matches[0] if matches else None
     if user is None or not user.active:
         raise UnknownFarmer(name)
-    if user.role not in OWNER_ROLES:
+    if user.role not in NAMED_OWNER_ROLES:
         raise UnknownFarmer(name, f"{name} 不是农户，不能拥有商品 (not a farmer)")
     return user
 
 
-def _owner(session: Session, farmer: User | str | None, actor: User) -> User:
+def _owner(session: Session, farmer: User | str | None, actor: User, current: User | None = None) -> User:
+    """Who will own a product: the named farmer, else the actor (the station's own goods).
+
+    Naming the actor or the product's ``current`` owner keeps what a page form sends back for a
+    station-owned product. Raises :class:`UnknownFarmer`.
+    """
     if farmer is None or farmer == "":
         return actor
+    name = farmer.username if isinstance(farmer, User) else farmer.strip()
+    for kept in (actor, current):
+        if kept is not None and name == kept.username:
+            return kept
     if isinstance(farmer, User):
-        if farmer.role not in OWNER_ROLES:
+        if farmer.role not in NAMED_OWNER_ROLES:
             raise UnknownFarmer(farmer.username, f"{farmer.username} 不是农户，不能拥有商品 (not a farmer)")
         return farmer
     return resolve_farmer(session, farmer)
@@ -495,7 +506,7 @@ def update_product(
         raise DuplicateSku(changed["sku"])
     names = list(changed)
     if farmer is not None and farmer != "":
-        owner = _owner(session, farmer, actor)
+        owner = _owner(session, farmer, actor, product.farmer)
         if owner.id != product.farmer_id:
             product.farmer = owner
             names.append("farmer")
@@ -544,6 +555,8 @@ def adjust_stock(session: Session, product_id: int, delta: int, actor: User | No
     """
     if isinstance(delta, bool) or not isinstance(delta, int):
         raise InvalidProduct("库存变化必须是整数 (delta must be a whole number)", "stock")
+    if abs(delta) > MAX_STOCK:  # also keeps the value inside a 64-bit SQL integer
+        raise InvalidProduct(f"库存太大（最多 {MAX_STOCK}） (stock too large)", "stock")
     stmt = (
         update(_products)
         .where(_products.c.id == product_id, _products.c.stock + delta >= 0, _products.c.stock + delta <= MAX_STOCK)

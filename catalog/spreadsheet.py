@@ -17,6 +17,7 @@ import csv
 import io
 import re
 import unicodedata
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,20 +25,23 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import openpyxl
+from openpyxl.reader.excel import ExcelReader
 from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from accounts.models import User
 from catalog import photos as photo_store
 from catalog.changes import touched
-from catalog.errors import CatalogError, ImportFileRejected, UnknownFarmer
+from catalog.text import unquote_formula, write_csv
+from catalog.errors import N_, CatalogError, ImportFileRejected, UnknownFarmer
 from catalog.models import Product, ProductChange
 from catalog.money import parse_yuan, yuan_text
 from catalog.pinyin import name_keys
 from catalog.services import (
     EDITABLE_FIELDS,
+    NAMED_OWNER_ROLES,
     TRACKED_FIELDS,
     check_consistency,
     clean_fields,
@@ -53,10 +57,6 @@ MAX_IMPORT_BYTES = 10 * 1024 * 1024
 VILLAGE_ZONE = ZoneInfo("Asia/Shanghai")
 PROGRESS_EVERY = 500
 PREVIEW_ROWS = 500
-# Excel runs a cell that starts with one of these as a formula (a tab or carriage return first
-# hides one); export quotes them with ' and import takes the quote off again, so a name like
-# "=1+1" survives the round trip as text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 Progress = Callable[[str, int, int], None]
 
@@ -67,10 +67,6 @@ def no_progress(phase: str, done: int, total: int) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Cells: text as Excel writes it → typed values. Each raises ValueError with a readable reason.
-
-
-def _plain(cell: str) -> str:
-    return cell[1:] if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_STARTS else cell
 
 
 def parse_count(cell: str, label: str) -> int:
@@ -200,7 +196,7 @@ def read_cells(column: Column, cell: str, zone: ZoneInfo) -> tuple[str, Any]:
         case "active":
             return "active", _parse_bool(cell, label)
         case _:
-            return column.key, _plain(cell)
+            return column.key, unquote_formula(cell)
 
 
 _CLEARED: dict[str, tuple[str, Any]] = {
@@ -223,20 +219,32 @@ WORKBOOK_MAGIC = b"PK\x03\x04"  # an .xlsx workbook is a zip archive
 OLD_EXCEL_MAGIC = b"\xd0\xcf\x11\xe0"  # .xls (Excel 97–2003)
 MAX_SHEET_ROWS = 200_000
 MAX_SHEET_COLUMNS = 200
+# Cells read from one file, blank ones included: 10,000 products of 15 columns are 150,000. A sheet
+# of millions of tiny cells (a few hundred KB packed) is stopped here instead of being read whole
+# for minutes (issue 15: 13 M cells took 150–245 s and ~1 GB).
+MAX_SHEET_CELLS = 1_000_000
 # What a workbook may unpack to: an .xlsx within MAX_IMPORT_BYTES that inflates past this is refused
 # before the XML is parsed (a zip bomb would otherwise fill the memory of the village PC).
 MAX_WORKBOOK_UNPACKED_BYTES = 200 * 1024 * 1024
 
 
-def read_table(data: bytes) -> list[list[str]]:
-    """The rows of an uploaded table as text cells; Excel's row n is index n − 1.
+def read_table(data: bytes) -> Iterator[list[str]]:
+    """The rows of an uploaded table as text cells, streamed; Excel's row n is the n-th.
 
     Reads a CSV (UTF-8 with or without BOM, GB18030/GBK, UTF-16; comma, tab or semicolon) or the
-    first sheet of an Excel .xlsx workbook. Raises :class:`ImportFileRejected` for anything else.
+    first sheet of an Excel .xlsx workbook. A reader checks the header row before it asks for the
+    next, so a file without the needed columns is answered at once. Raises (as the rows are read)
+    :class:`ImportFileRejected` for anything else, or past :data:`MAX_SHEET_CELLS` cells.
     """
-    if data.startswith(WORKBOOK_MAGIC):
-        return workbook_rows(data)
-    return list(_records(decode(data)))
+    rows = workbook_rows(data) if data.startswith(WORKBOOK_MAGIC) else _records(decode(data))
+    cells = 0
+    for row in rows:
+        cells += max(len(row), 1)
+        if cells > MAX_SHEET_CELLS:
+            raise ImportFileRejected(
+                N_("表格超过 %(cells)d 个单元格，请删掉空白的行和列，或分成几个文件"), cells=MAX_SHEET_CELLS
+            )
+        yield row
 
 
 def _check_size(data: bytes) -> None:
@@ -269,8 +277,42 @@ _UNREADABLE_WORKBOOK = (
 )
 
 
-def workbook_rows(data: bytes) -> list[list[str]]:
-    """The first sheet of an .xlsx workbook as rows of text cells (Excel's row n is index n − 1).
+class _UnsizedSheet(ReadOnlyWorksheet):  # type: ignore[misc]
+    """A read-only sheet that does not look for its size on opening.
+
+    openpyxl reads a sheet without a ``<dimension>`` element to its end to learn its size, before
+    the first row can be read (issue 15: ~10 s per 1.3 M cells, for a size we reset anyway).
+    """
+
+    def _get_size(self) -> None:
+        return None
+
+
+class _FirstSheetReader(ExcelReader):  # type: ignore[misc]
+    """openpyxl's read-only workbook reader, opening only the first worksheet: every other sheet
+    would cost a scan like the one above, and imports read the first one alone."""
+
+    def read_worksheets(self) -> None:
+        for sheet, rel in self.parser.find_sheets():
+            if rel.target in self.valid_files and "chartsheet" not in rel.Type:
+                self.wb._sheets.append(_UnsizedSheet(self.wb, sheet.name, rel.target, self.shared_strings))
+                return
+
+
+def _open_first_sheet(data: bytes) -> Any:
+    """The workbook in ``data`` (read-only, cached values instead of formulas) with its first
+    worksheet alone. Raises what openpyxl raises for a file it cannot read."""
+    reader = _FirstSheetReader(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
+    with warnings.catch_warnings():
+        # Names defined on the sheets left closed (print areas, say) cannot be bound to them.
+        warnings.filterwarnings("ignore", message="Defined names for sheet index")
+        reader.read()
+    return reader.wb
+
+
+def workbook_rows(data: bytes) -> Iterator[list[str]]:
+    """The first sheet of an .xlsx workbook as rows of text cells, streamed (Excel's row n is the
+    n-th); the workbook is closed when the rows end or the reader stops.
 
     Numbers are written as a person would type them (25.5, 13800138000), dates as 2025-06-01 and
     date-times as 2025-06-01 08:30:00; formulas give their last computed value. Raises
@@ -282,7 +324,7 @@ def workbook_rows(data: bytes) -> list[list[str]]:
             unpacked = sum(member.file_size for member in archive.infolist())
         if unpacked > MAX_WORKBOOK_UNPACKED_BYTES:
             raise ImportFileRejected("这个 Excel 文件解开后太大，请分成几个文件 (workbook too large when unpacked)")
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        book = _open_first_sheet(data)
     except ImportFileRejected:
         raise
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
@@ -291,12 +333,10 @@ def workbook_rows(data: bytes) -> list[list[str]]:
         sheet = book.worksheets[0]
         # Some programs write a wrong sheet size, which would cut rows or columns off.
         sheet.reset_dimensions()
-        rows: list[list[str]] = []
-        for values in sheet.iter_rows(values_only=True):
-            if len(rows) >= MAX_SHEET_ROWS:
+        for number, values in enumerate(sheet.iter_rows(values_only=True)):
+            if number >= MAX_SHEET_ROWS:
                 raise ImportFileRejected(f"表格超过 {MAX_SHEET_ROWS} 行，请分成几个文件 (too many rows)")
-            rows.append([_cell_text(value) for value in values[:MAX_SHEET_COLUMNS]])
-        return rows
+            yield [_cell_text(value) for value in values[:MAX_SHEET_COLUMNS]]
     except ImportFileRejected:
         raise
     except (zipfile.BadZipFile, IndexError, KeyError, ValueError, OSError) as exc:
@@ -460,7 +500,7 @@ def _read_row(mapped: Sequence[Column | None], cells: Sequence[str], zone: ZoneI
             continue
         cell = raw.strip()
         if column.key == "farmer":
-            farmer = cell or None
+            farmer = unquote_formula(cell) or None
             continue
         if not cell:
             if column.blank == "required":
@@ -504,12 +544,12 @@ def plan_import(
     :class:`~catalog.errors.NotAllowed` for a non-manager.
     """
     require_manager(actor)
-    records = read_table(data)
-    start = next((i for i, r in enumerate(records) if any(c.strip() for c in r)), None)
-    if start is None:
+    records = enumerate(read_table(data), start=1)
+    header = next((r for _, r in records if any(c.strip() for c in r)), None)
+    if header is None:
         raise ImportFileRejected("文件里没有内容 (empty file)")
-    mapped, ignored = _map_header(records[start])
-    body = [(i + 1, r) for i, r in enumerate(records) if i > start and any(c.strip() for c in r)]
+    mapped, ignored = _map_header(header)  # before any other row is read
+    body = [(row, r) for row, r in records if any(c.strip() for c in r)]
     total = len(body)
     sku_at = next((i for i, c in enumerate(mapped) if c is not None and c.key == "sku"), None)
     file_skus = [r[sku_at].strip() for _, r in body if sku_at is not None and sku_at < len(r) and r[sku_at].strip()]
@@ -611,8 +651,10 @@ def import_products(
         return report
     _write(session, plans, actor, reason, progress)
     report.created, report.updated, report.unchanged = counts["create"], counts["update"], counts["unchanged"]
-    report.photos = _attach_photos(session, data_dir, checked_photos, actor)
-    report.written = True
+    report.photos = _attach_photos(session, data_dir, checked_photos, actor, report)
+    # A photo that passed its header check may still fail to decode: then, as for any bad photo,
+    # nothing is written unless ``partial`` (the caller rolls back what is not written).
+    report.written = report.ok or partial
     return report
 
 
@@ -636,10 +678,13 @@ def _shown(field_name: str, value: Any) -> Any:
 
 def _check_photos(
     photos: Sequence[tuple[str, bytes]], plans: Sequence[RowPlan], session: Session, report: ImportReport
-) -> list[tuple[str, photo_store.CheckedImage]]:
-    """Match each photo to a sku of the file or the catalog and decode it; report the rest."""
+) -> list[tuple[str, photo_store.PhotoFile]]:
+    """Match each photo to a sku of the file or the catalog and read its header (no pixels are
+    decoded here); report the rest. Raises :class:`ImportFileRejected` when the photos together
+    are too many or too big for one request."""
     if not photos:
         return []
+    photo_store.check_request_photos(len(photos))
     in_file = {p.sku for p in plans if p.sku and p.action != "error"}
     names = [(filename, _photo_sku(filename)) for filename, _ in photos]
     wanted = [s for _, s in names]
@@ -653,9 +698,10 @@ def _check_photos(
             report.photo_errors.append({"file": filename, "error": f"没有编号为 {sku} 的商品（照片文件名要和编号一样）"})
             continue
         try:
-            checked.append((sku, photo_store.check_image(blob)))
+            checked.append((sku, photo_store.inspect_image(blob)))
         except CatalogError as exc:
             report.photo_errors.append({"file": filename, "error": exc.message})
+    photo_store.check_request_photos(len(checked), sum(file.pixels for _, file in checked))
     return checked
 
 
@@ -665,16 +711,24 @@ def _photo_sku(filename: str) -> str:
 
 
 def _attach_photos(
-    session: Session, data_dir: Any, checked: Sequence[tuple[str, photo_store.CheckedImage]], actor: User
+    session: Session, data_dir: Any, checked: Sequence[tuple[str, photo_store.PhotoFile]], actor: User,
+    report: ImportReport,
 ) -> int:
+    """Decode, store and free the photos one at a time; one that fails to decode is reported."""
     if not checked:
         return 0
     if data_dir is None:
         raise ValueError("data_dir is needed to store photos")
     by_sku = {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_([s for s, _ in checked])))}
-    for sku, image in checked:
-        photo_store.add_photo(session, data_dir, by_sku[sku], image, actor)
-    return len(checked)
+    stored = 0
+    for sku, file in checked:
+        try:
+            photo_store.add_photo(session, data_dir, by_sku[sku], file, actor)
+        except CatalogError as exc:
+            report.photo_errors.append({"file": f"{sku}", "error": exc.message})
+            continue
+        stored += 1
+    return stored
 
 
 def _write(session: Session, plans: Sequence[RowPlan], actor: User, reason: str, progress: Progress) -> None:
@@ -753,21 +807,18 @@ def _local(value: datetime | None, zone: ZoneInfo) -> str:
     return local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
 
 
-def formula_safe(text: str) -> str:
-    """``text`` as a spreadsheet cell Excel shows as text: a leading ' before a formula start."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
 def export_rows(products: Sequence[Product], zone: ZoneInfo = VILLAGE_ZONE) -> Iterator[list[str]]:
-    """The header and one row per product, every field import reads, as Excel-ready text."""
+    """The header and one row per product, every field import reads, as text (the CSV writer
+    quotes formulas)."""
     yield [column.header for column in COLUMNS]
     for p in products:
         yield [
-            formula_safe(p.sku), formula_safe(p.name), formula_safe(p.name_en), p.farmer.username, formula_safe(p.unit),
+            # A station-owned product is written without a farmer: import names farmers only.
+            p.sku, p.name, p.name_en, p.farmer.username if p.farmer.role in NAMED_OWNER_ROLES else "", p.unit,
             yuan_text(p.price_fen), "" if p.promo_price_fen is None else yuan_text(p.promo_price_fen),
             _local(p.promo_starts_at, zone), _local(p.promo_ends_at, zone), str(p.stock),
-            "" if p.link_no is None else str(p.link_no), formula_safe(p.origin),
-            p.produced_on.isoformat() if p.produced_on else "", formula_safe(p.description),
+            "" if p.link_no is None else str(p.link_no), p.origin,
+            p.produced_on.isoformat() if p.produced_on else "", p.description,
             "是" if p.active else "否",
         ]
 
@@ -775,7 +826,4 @@ def export_rows(products: Sequence[Product], zone: ZoneInfo = VILLAGE_ZONE) -> I
 def export_csv(session: Session, viewer: User, *, zone: ZoneInfo = VILLAGE_ZONE) -> bytes:
     """The catalog ``viewer`` may see as CSV: UTF-8 with BOM (Excel), CRLF, Chinese headers."""
     products = list_products(session, viewer=viewer, sort="sku")
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerows(export_rows(products, zone))
-    return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
+    return write_csv(export_rows(products, zone))

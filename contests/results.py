@@ -11,10 +11,9 @@ from zoneinfo import ZoneInfo
 from fpdf import FPDF
 
 from catalog.money import yuan_text
-from catalog.spreadsheet import formula_safe
+from catalog.text import write_csv
 from contests.models import METRIC_LABELS
 from contests.standings import Board, Standing
-from orders.csvfiles import write_csv
 from orders.manifest import find_cjk_font
 
 RESULT_HEADER: tuple[str, ...] = (
@@ -33,13 +32,13 @@ def _local(when: datetime | None, zone: ZoneInfo) -> str:
 def results_csv(board: Board, *, zone: ZoneInfo) -> bytes:
     """The board, best first, as a CSV Excel opens (UTF-8 with BOM); disqualified participants last."""
     rows = (
-        ("" if r.rank is None else r.rank, formula_safe(r.username), formula_safe(r.name), f"{r.score:g}",
+        ("" if r.rank is None else r.rank, r.username, r.name, f"{r.score:g}",
          r.tally.orders, yuan_text(r.tally.gmv_fen), yuan_text(r.tally.fulfilled_gmv_fen), r.tally.views,
          r.tally.likes, f"{r.adjustment:+g}" if r.adjustment else "0", _local(r.reached_at, zone),
-         "取消资格：" + formula_safe(r.disqualify_reason) if r.disqualified else "有效")
+         "取消资格：" + r.disqualify_reason if r.disqualified else "有效")
         for r in board.rows
     )
-    return write_csv(RESULT_HEADER, rows)
+    return write_csv(rows, RESULT_HEADER)  # every cell formula-safe
 
 
 def winners(board: Board) -> list[Standing]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import os
 import threading
 from datetime import datetime, timezone
 from collections.abc import Callable
@@ -143,11 +144,20 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
     event.listen(engine.pool, "reset", reset)
 
 
+def _private_file(path: Path) -> None:
+    """Create a SQLite database file readable by this user alone (0600); SQLite gives its -wal
+    and -shm files the same mode. An existing file of ours is made 0600 too."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if hasattr(os, "getuid") and path.stat().st_uid == os.getuid():
+        path.chmod(0o600)
+
+
 def make_engine(url: str | URL, *, autocheckpoint: bool = True, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` with Cunbo's settings.
 
     SQLite gets WAL, a 5 s busy timeout and foreign keys; the folder of a file database is
-    created. With ``autocheckpoint=False`` a SQLite engine leaves checkpoints to a
+    created, and the file is private to this user (0600). With ``autocheckpoint=False`` a SQLite engine leaves checkpoints to a
     :class:`WalCheckpointer` (the server runs one). Raises ``sqlalchemy.exc.ArgumentError`` for a
     URL SQLAlchemy cannot parse.
     """
@@ -155,7 +165,7 @@ def make_engine(url: str | URL, *, autocheckpoint: bool = True, **kwargs: Any) -
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(database))
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 5})
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "connect", functools.partial(_sqlite_pragmas, autocheckpoint=autocheckpoint))

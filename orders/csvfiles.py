@@ -7,26 +7,23 @@ are the ones Excel shows: the header is row 1.
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from catalog.text import FORMULA_STARTS
 from catalog.errors import ImportFileRejected
 from catalog.spreadsheet import read_table
 from orders.errors import OrderError
 
-BOM = "\ufeff"
-
-
 def _table(data: bytes) -> Iterator[list[str]]:
-    """The rows of a CSV (in whatever encoding Excel wrote it), or of a workbook's first sheet."""
+    """The rows of a CSV (in whatever encoding Excel wrote it), or of a workbook's first sheet,
+    streamed. Raises :class:`OrderError` as they are read."""
     try:
-        return iter(read_table(data))
+        yield from read_table(data)
     except ImportFileRejected as exc:
-        raise OrderError(str(exc)) from exc
+        raise OrderError(exc.msgid, None, **exc.params) from exc
 
 
 def _key(header: str) -> str:
@@ -34,11 +31,16 @@ def _key(header: str) -> str:
 
 
 def clean_cell(value: str | None) -> str:
-    """A cell without the quoting tricks exports use to keep long numbers intact."""
+    """A cell without the quoting tricks exports use to keep long numbers intact (``="123…"``,
+    ``'123…``). A ``'`` before a formula stays: it is what keeps ``'=cmd|…`` text in every
+    spreadsheet the cell later reaches (catalog.text)."""
     text = (value or "").strip()
     if text.startswith('="') and text.endswith('"'):
         text = text[2:-1]
-    return text.lstrip("'\t").strip()
+    text = text.lstrip("\t")
+    if text.startswith("'") and not text[1:].lstrip().startswith(FORMULA_STARTS):
+        text = text[1:]
+    return text.strip()
 
 
 def read_rows(data: bytes, columns: Mapping[str, Sequence[str]],
@@ -66,16 +68,6 @@ def read_rows(data: bytes, columns: Mapping[str, Sequence[str]],
         if not any(c.strip() for c in cells):
             continue
         yield number, {name: clean_cell(cells[i]) if i < len(cells) else "" for name, i in where.items()}
-
-
-def write_csv(header: Sequence[str], rows: Iterator[Sequence[Any]] | Sequence[Sequence[Any]]) -> bytes:
-    """A CSV that Excel opens with the Chinese intact: UTF-8 with a BOM, CRLF line ends."""
-    out = io.StringIO()
-    out.write(BOM)
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue().encode("utf-8")
 
 
 @dataclass

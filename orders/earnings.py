@@ -17,7 +17,7 @@ from accounts.models import User
 from accounts.roles import FARMER, MANAGERS
 from catalog.models import Product
 from catalog.money import yuan_text
-from orders.csvfiles import write_csv
+from catalog.text import write_csv
 from orders.errors import NotAllowed
 from orders.models import Order
 
@@ -118,4 +118,4 @@ def earnings_csv(rows: list[FarmerEarnings]) -> bytes:
                        yuan_text(p.sales_fen), yuan_text(p.handed_off_fen), yuan_text(p.shipped_fen),
                        yuan_text(p.delivered_fen), p.cancelled)
 
-    return write_csv(EARNINGS_HEADER, lines())
+    return write_csv(lines(), EARNINGS_HEADER)

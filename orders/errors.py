@@ -9,12 +9,16 @@ from __future__ import annotations
 class OrderError(ValueError):
     """Bad input for an order operation (a missing name, a wrong phone number, …).
 
-    ``field`` names the input at fault (``buyer_phone``, ``quantity``…) when there is one, so a
-    form can mark that field and show the message beside it.
+    ``msgid`` and ``params`` let the HTTP layer show the message in the person's language
+    (``app.i18n.localized``); ``str(exc)`` is the Chinese text. ``field`` names the input at fault
+    (``buyer_phone``, ``quantity``…) when there is one, so a form can mark that field and show
+    the message beside it.
     """
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, field: str | None = None, **params: object) -> None:
+        super().__init__(message % params if params else message)
+        self.msgid = message
+        self.params = params
         self.field = field
 
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from orders.csvfiles import write_csv
+from catalog.text import write_csv
 from orders.errors import OrderError
 from orders.models import CHANNEL_LABELS, STATUS_LABELS, Handoff
 
@@ -81,7 +81,7 @@ def manifest_csv(handoff: Handoff) -> bytes:
          STATUS_LABELS[line.status], line.carrier, line.tracking_no)
         for line in manifest_lines(handoff)
     )
-    return write_csv(MANIFEST_HEADER, rows)
+    return write_csv(rows, MANIFEST_HEADER)
 
 
 def find_cjk_font() -> tuple[Path, int]:

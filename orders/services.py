@@ -27,6 +27,7 @@ from accounts.models import User
 from accounts.roles import FARMER, MANAGERS, PARTNER
 from catalog.changes import stock_written
 from catalog.models import Product, ProductChange, price_in_force
+from catalog.text import has_hidden_characters
 from db import N_, utcnow
 from orders.errors import (
     Conflict,
@@ -216,6 +217,8 @@ def _record_stock_change(session: Session, product_id: int, old: int, new: int, 
 def _clean_text(value: str | None, what: str, limit: int, *, required: bool = True,
                 field: str | None = None) -> str:
     text = (value or "").strip()
+    if has_hidden_characters(text):
+        raise OrderError(N_("%(what)s里有看不见的字符（控制字符、文字方向或零宽字符），请重新输入"), field, what=what)
     if required and not text:
         raise OrderError(f"请填写{what} ({what} is required)", field)
     if len(text) > limit:

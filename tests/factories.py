@@ -132,3 +132,22 @@ def contest(session: Session, trainer: User, farmers: list, **kw) -> "Contest": 
                                       rules=contests.Rules(**kw))
     session.commit()
     return created
+
+
+def bomb_workbook(rows: int = 64_000, columns: int = 200) -> bytes:
+    """An .xlsx of ~13 M one-digit cells, unpacking to just under the 200 MB cap, without the
+    columns any import needs. Made in memory: call it in a child process, or cache it."""
+    import io
+    import zipfile
+
+    template = zipfile.ZipFile(io.BytesIO(workbook([["x"]])))
+    row = "".join(f"<c><v>{i % 10}</v></c>" for i in range(columns))
+    body = "".join(f"<row>{row}</row>" for _ in range(rows))
+    sheet = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+             f'spreadsheetml/2006/main"><sheetData>{body}</sheetData></worksheet>')
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as book:
+        for item in template.infolist():
+            data = sheet.encode() if item.filename == "xl/worksheets/sheet1.xml" else template.read(item)
+            book.writestr(item.filename, data)
+    return out.getvalue()

@@ -317,7 +317,7 @@ def test_only_trainers_make_contests_and_participants_must_be_farmers(session, p
 
 
 def test_result_cells_that_excel_would_run_are_quoted():
-    from catalog.spreadsheet import formula_safe
+    from catalog.text import formula_safe
 
     assert [formula_safe(text) for text in ("=1+1", "+86", "-3", "@SUM", "\tx", "\rx", "王大姐")] == [
         "'=1+1", "'+86", "'-3", "'@SUM", "'\tx", "'\rx", "王大姐"]

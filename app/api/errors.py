@@ -4,8 +4,11 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from flask import jsonify, request
+from flask_babel import gettext as _
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ValidationError
+
+from app.inputs import has_unstorable_characters
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -35,11 +38,45 @@ def describe_validation_error(exc: ValidationError) -> tuple[str, list[dict[str,
     return f"输入有误 (invalid input): {message}", fields
 
 
+# API bodies are small (an order, a product); the 60 MB limit is for spreadsheet uploads.
+MAX_JSON_BYTES = 256 * 1024
+
+
+def _has_unstorable_text(data: Any) -> bool:
+    """Whether any string in the parsed JSON (keys included) holds what no database column can
+    store: a lone surrogate such as ``"\ud800"`` (JSON allows it, UTF-8 cannot encode it) or NUL
+    (PostgreSQL refuses it in text). Either made the query fail with a 500."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if has_unstorable_characters(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def load_body(model: type[M], *, partial: bool = False) -> M:
-    """Parse the JSON body into ``model``. Raises :class:`ApiError` 400 with every bad field."""
-    data = request.get_json(silent=True)
+    """Parse the JSON body into ``model``.
+
+    Raises :class:`ApiError` 413 for a body over :data:`MAX_JSON_BYTES`, 400 for one that is not
+    a JSON object (nested too deep for the parser, say), holds text that cannot be stored, or has
+    bad fields (each listed).
+    """
+    if (request.content_length or 0) > MAX_JSON_BYTES:
+        raise ApiError(413, _("请求内容太大"))
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # e.g. 100,000 nested arrays: Python's parser gives up, not ValueError
+        data = None
     if not isinstance(data, dict):
         raise ApiError(400, "请求内容必须是 JSON 对象 (body must be a JSON object)")
+    if _has_unstorable_text(data):
+        raise ApiError(400, _("请求里有无法保存的字符（不成对的代理项）"))
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -8,21 +8,23 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from app.api import bp
 from app.api.errors import ApiError, load_body
 from app.api.orders import order_errors
+from app.downloads import file_download
+from app.inputs import Body, Id
 from app.database import get_db
 from app.orders.common import finish_upload, flag, village_zone
 from orders import importer, manifest
 from orders import services as orders
 
 
-class NewHandoff(BaseModel):
+class NewHandoff(Body):
     """The body of POST /api/handoffs."""
 
-    order_ids: list[int] = Field(min_length=1)
+    order_ids: list[Id] = Field(min_length=1, max_length=10_000)
     partner: str
     note: str = Field(default="", max_length=500)
 
@@ -63,12 +65,10 @@ def manifest_download(handoff_id: int, kind: str) -> Response:
     with order_errors():
         handoff = orders.get_handoff(get_db(), current_user, handoff_id)
         if kind == "pdf":
-            content, mimetype = manifest.manifest_pdf(handoff, zone=village_zone()), "application/pdf"
+            content = manifest.manifest_pdf(handoff, zone=village_zone())
         else:
-            content, mimetype = manifest.manifest_csv(handoff), "text/csv; charset=utf-8"
-    response = Response(content, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="handoff-{handoff.id}.{kind}"'
-    return response
+            content = manifest.manifest_csv(handoff)
+    return file_download(content, f"handoff-{handoff.id}.{kind}")
 
 
 @bp.get("/handoffs/<int:handoff_id>/manifest.csv")

@@ -13,6 +13,7 @@ from accounts.roles import ADMIN, COORDINATOR, FARMER
 from app.api import bp
 from app.api.errors import ApiError, describe_validation_error, load_body
 from app.database import get_db
+from app.inputs import Id
 from app.live import live_service
 from app.live.checklist import run_checklist
 from app.security import role_required
@@ -40,7 +41,7 @@ class StartBody(BaseModel):
 class ShowBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    product_id: int | None
+    product_id: Id | None
 
 
 class OverlayBody(BaseModel):

@@ -10,14 +10,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import jsonify, request
-from flask_babel import gettext as _
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from app.api import bp
 from app.api.errors import ApiError, load_body
 from app.database import get_db
+from app.inputs import Body, Id, Int, parse_id
+from app.i18n import localized
 from app.orders.common import finish_upload, flag, status_for
 from app.security import signed_in_user
 from orders import importer
@@ -39,35 +40,35 @@ def order_errors() -> Iterator[None]:
             extra["handoff_id"] = exc.handoff_id
         if exc.field:
             extra["field"] = exc.field  # so that a form marks the field the message is about
-        raise ApiError(status_for(exc), _(str(exc)), **extra) from exc
+        raise ApiError(status_for(exc), localized(exc), **extra) from exc
 
 
-class NewOrder(BaseModel):
+class NewOrder(Body):
     """The body of POST /api/orders. Buyer name, phone and address are optional (one of phone and
     name is needed): a phone order during a live is completed later by the coordinator."""
 
-    product_id: int
-    quantity: int
+    product_id: Id
+    quantity: Int
     buyer_name: str = Field("", max_length=40)
     buyer_phone: str = Field("", max_length=40)
     address: str = Field("", max_length=200)
     channel: str
     platform_order_no: str | None = Field(default=None, max_length=64)
-    session_id: int | None = None
-    packages: int = 1
+    session_id: Id | None = None
+    packages: Int = 1
 
 
-class OrderChange(BaseModel):
+class OrderChange(Body):
     """The body of PATCH /api/orders/<id>: any of these."""
 
     buyer_name: str | None = None
     buyer_phone: str | None = None
     address: str | None = None
-    quantity: int | None = None
-    packages: int | None = None
+    quantity: Int | None = None
+    packages: Int | None = None
 
 
-class Shipment(BaseModel):
+class Shipment(Body):
     """The body of POST /api/orders/<id>/shipment."""
 
     carrier: str
@@ -93,16 +94,16 @@ def create_order() -> ResponseReturnValue:
 def list_orders() -> ResponseReturnValue:
     """The orders the caller may see, newest first; ``?status=&session_id=&farmer=&channel=&handoff_id=``."""
     args = request.args
-    try:
-        filters = orders.OrderFilter(
-            status=args.get("status") or None,
-            channel=args.get("channel") or None,
-            farmer=args.get("farmer") or None,
-            session_id=int(args["session_id"]) if args.get("session_id") else None,
-            handoff_id=int(args["handoff_id"]) if args.get("handoff_id") else None,
-        )
-    except ValueError as exc:
-        raise ApiError(400, "session_id 和 handoff_id 要是整数 (must be integers)") from exc
+    ids = {name: parse_id(args.get(name)) if args.get(name) else None for name in ("session_id", "handoff_id")}
+    if any(args.get(name) and ids[name] is None for name in ids):
+        raise ApiError(400, "session_id 和 handoff_id 要是整数 (must be integers)")
+    filters = orders.OrderFilter(
+        status=args.get("status") or None,
+        channel=args.get("channel") or None,
+        farmer=args.get("farmer") or None,
+        session_id=ids["session_id"],
+        handoff_id=ids["handoff_id"],
+    )
     with order_errors():
         found = orders.list_orders(get_db(), current_user, filters)
     return jsonify([orders.order_to_dict(o) for o in found])

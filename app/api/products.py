@@ -10,10 +10,10 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
+from pydantic import AwareDatetime, model_validator
 
 from accounts.roles import FARMER, MANAGERS
 from app.api import bp
@@ -29,6 +29,9 @@ from app.catalog.uploads import (
     village_zone,
 )
 from app.database import get_db
+from app.downloads import file_download
+from app.i18n import localized
+from app.inputs import Body, Int
 from catalog import photos, services, spreadsheet
 from catalog.errors import CatalogError, ImportFileRejected
 from catalog.models import Product
@@ -45,7 +48,7 @@ def catalog_errors() -> Iterator[None]:
     except CatalogError as exc:
         get_db().rollback()
         extra = {"field": exc.field} if exc.field else {}
-        raise ApiError(status_for(exc), exc.message, **extra) from exc
+        raise ApiError(status_for(exc), localized(exc), **extra) from exc
 
 
 def _require_viewer() -> None:
@@ -76,10 +79,8 @@ def product_json(product: Product) -> dict[str, Any]:
     return {**services.product_to_dict(product), "photo_urls": photo_urls(product)}
 
 
-class _Fields(BaseModel):
+class _Fields(Body):
     """What both POST and PATCH accept; answer-only keys sent back are dropped, others refused."""
-
-    model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
@@ -94,15 +95,15 @@ class NewProduct(_Fields):
 
     name: str
     unit: str
-    price_fen: int
-    stock: int
+    price_fen: Int
+    stock: Int
     sku: str | None = None
     farmer: str | None = None
     name_en: str = ""
-    promo_price_fen: int | None = None
+    promo_price_fen: Int | None = None
     promo_starts_at: AwareDatetime | None = None
     promo_ends_at: AwareDatetime | None = None
-    link_no: int | None = None
+    link_no: Int | None = None
     origin: str = ""
     produced_on: date | None = None
     description: str = ""
@@ -114,15 +115,15 @@ class ProductChanges(_Fields):
 
     name: str | None = None
     unit: str | None = None
-    price_fen: int | None = None
-    stock: int | None = None
+    price_fen: Int | None = None
+    stock: Int | None = None
     sku: str | None = None
     farmer: str | None = None
     name_en: str | None = None
-    promo_price_fen: int | None = None
+    promo_price_fen: Int | None = None
     promo_starts_at: AwareDatetime | None = None
     promo_ends_at: AwareDatetime | None = None
-    link_no: int | None = None
+    link_no: Int | None = None
     origin: str | None = None
     produced_on: date | None = None
     description: str | None = None
@@ -207,11 +208,12 @@ def import_products() -> ResponseReturnValue:
         session.rollback()
         report_progress("failed", 0, 0)
         body = spreadsheet.ImportReport(dry_run=dry_run).as_dict()
-        return jsonify({**body, "error": exc.message, "errors": [{"row": 0, "error": exc.message}]}), 400
+        message = localized(exc)
+        return jsonify({**body, "error": message, "errors": [{"row": 0, "error": message}]}), 400
     except CatalogError as exc:
         session.rollback()
         report_progress("failed", 0, 0)
-        raise ApiError(status_for(exc), exc.message) from exc
+        raise ApiError(status_for(exc), localized(exc)) from exc
     if report.written:
         session.commit()
     else:
@@ -250,11 +252,7 @@ def export_products() -> ResponseReturnValue:
     """The catalog the caller may see as CSV: UTF-8 with BOM, Chinese headers, yuan."""
     _require_viewer()
     data = spreadsheet.export_csv(get_db(), current_user, zone=village_zone())
-    return Response(
-        data,
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="catalog.csv"', "Cache-Control": "no-store"},
-    )
+    return file_download(data, "catalog.csv")
 
 
 @bp.post("/products/<int:product_id>/photos")

@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 from wtforms.fields.choices import SelectChoice
 
 from accounts import services as accounts
-from accounts.models import User
+from accounts.models import LoginFailure, User
 from accounts.roles import FARMER
 from app.auth import bp
 from app.auth.forms import LoginForm, PinForm
 from app.database import get_db
-from app.security import client_address, csrf, is_local_request
+from app.security import client_address, csrf, is_local_request, signed_in_user
 
 
 def _safe_next() -> str:
@@ -33,14 +33,17 @@ def _pin_allowed() -> bool:
     return is_local_request() or not current_app.config["PIN_LOGIN_LOCAL_ONLY"]
 
 
-def _attempt(authenticate: Callable[[Session], User], refused: str) -> int | None:
+def _attempt(username: str, authenticate: Callable[[Session, LoginFailure], User], refused: str) -> int | None:
     """Try a login; None when it worked (the person is logged in), else the status to answer.
 
-    Failures are committed too: they are what the throttle counts.
+    The attempt is committed before the secret is checked, and failures stay committed: they are
+    what the throttle counts (accounts.services.start_attempt).
     """
     session = get_db()
+    attempt = accounts.start_attempt(session, username, client_address())
+    session.commit()
     try:
-        user = authenticate(session)
+        user = authenticate(session, attempt)
     except accounts.TooManyAttempts as exc:
         session.commit()
         flash(_("尝试次数过多，请 %(minutes)d 分钟后再试。", minutes=exc.minutes), "error")
@@ -64,8 +67,8 @@ def login() -> ResponseReturnValue:
     if request.method == "POST":
         csrf.protect()
         if form.validate():
-            failed = _attempt(lambda session: accounts.authenticate(
-                session, form.username.data, form.password.data, client_address()),
+            failed = _attempt(form.username.data, lambda session, attempt: accounts.authenticate(
+                session, form.username.data, form.password.data, client_address(), attempt),
                 refused=_("用户名或密码不对，请再试一次。"))
             if failed is None:
                 return redirect(_safe_next())
@@ -91,8 +94,8 @@ def pin_login() -> ResponseReturnValue:
     if request.method == "POST":
         csrf.protect()
         if form.validate():
-            failed = _attempt(lambda session: accounts.authenticate_pin(
-                session, form.username.data, form.pin.data, client_address()),
+            failed = _attempt(form.username.data, lambda session, attempt: accounts.authenticate_pin(
+                session, form.username.data, form.pin.data, client_address(), attempt),
                 refused=_("PIN 码不对，请再试一次。"))
             if failed is None:
                 return redirect(url_for("main.home"))
@@ -105,7 +108,11 @@ def pin_login() -> ResponseReturnValue:
 @bp.post("/logout")
 @login_required
 def logout() -> ResponseReturnValue:
-    """Log out (POST, so that a link on another page cannot log a person out)."""
+    """Log out (POST, so that a link on another page cannot log a person out). Every session
+    cookie of this user, on any device, stops working (a copied cookie cannot be replayed)."""
+    session = get_db()
+    accounts.end_sessions(session, signed_in_user())
+    session.commit()
     logout_user()
     flash(_("已退出登录。"), "info")
     return redirect(url_for("auth.login"))

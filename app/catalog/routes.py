@@ -16,7 +16,8 @@ from app.catalog.forms import ProductForm
 from app.catalog.uploads import data_dir, photo_urls, read_photo, village_zone
 from app.database import get_db
 from app.home import HomeCard, register_card
-from app.i18n import N_
+from app.i18n import N_, localized
+from app.inputs import parse_id
 from app.security import role_required
 from catalog import photos, services
 from catalog.errors import CatalogError, ProductNotFound
@@ -32,6 +33,7 @@ SORT_CHOICES = (
     ("stock", N_("库存从少到多")), ("link_no", N_("按链接号")), ("updated", N_("最近修改")),
     ("newest", N_("最新添加")),
 )
+MAX_PAGE = 100_000
 FIELD_LABELS = {"price_fen": N_("单价"), "promo_price_fen": N_("促销价"), "stock": N_("库存")}
 
 
@@ -73,7 +75,7 @@ def index() -> ResponseReturnValue:
     shown = request.args.get("active", "")
     active = {"1": True, "0": False}.get(shown)
     sort = request.args.get("sort", "name")
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(parse_id(request.args.get("page")) or 1, MAX_PAGE)  # a page past 2⁶³ rows was a 500
     filters: dict[str, Any] = {"q": q or None, "farmer": farmer or None, "active": active}
     total = services.count_products(session, viewer=current_user, **filters)
     products = services.list_products(
@@ -112,8 +114,8 @@ def _save(form: ProductForm, product: Product | None) -> Product | None:
             services.update_product(session, product, current_user, reason=reason or "页面修改", **values)
     except CatalogError as exc:
         session.rollback()
-        if not form.add_error(exc.field, exc.message):
-            flash(exc.message, "error")
+        if not form.add_error(exc.field, localized(exc)):
+            flash(localized(exc), "error")
         return None
     session.commit()
     return product
@@ -181,7 +183,7 @@ def upload_photo(product_id: int) -> ResponseReturnValue:
             photos.add_photo(session, data_dir(), product, read_photo(upload), current_user)
         except CatalogError as exc:
             session.rollback()
-            flash(exc.message, "error")
+            flash(localized(exc), "error")
         else:
             session.commit()
             flash(_("照片已上传"), "success")
@@ -236,7 +238,7 @@ def stock() -> ResponseReturnValue:
                 services.adjust_stocks(session, deltas, current_user, reason)
             except CatalogError as exc:
                 session.rollback()
-                flash(_("没有保存任何变化：") + exc.message, "error")
+                flash(_("没有保存任何变化：") + localized(exc), "error")
                 return render_template("catalog/stock.html", products=products, errors=errors, farmer=farmer,
                                        farmers=services.farmers(session), form=request.form), 409
             session.commit()
@@ -257,14 +259,14 @@ def _read_deltas(form: Any, allowed: set[int]) -> tuple[dict[int, int], dict[int
     for key, value in form.items():
         if not key.startswith("delta-") or not value.strip():
             continue
-        raw_id = key.removeprefix("delta-")
-        if not raw_id.isdigit() or int(raw_id) not in allowed:
+        product_id = parse_id(key.removeprefix("delta-"))
+        if product_id is None or product_id not in allowed:
             continue
         text = value.strip().replace("＋", "+").replace("－", "-").replace(" ", "")
         try:
-            deltas[int(raw_id)] = int(text)
+            deltas[product_id] = int(text)
         except ValueError:
-            errors[int(raw_id)] = _("请填整数，例如 10 或 -5")
+            errors[product_id] = _("请填整数，例如 10 或 -5")
     return deltas, errors
 
 

@@ -16,7 +16,8 @@ from accounts.roles import ADMIN, COORDINATOR, FARMER, MANAGERS, PARTNER
 from app.database import get_db
 from app.handoffs import bp
 from app.home import HomeCard, register_card
-from app.i18n import N_
+from app.i18n import N_, localized
+from app.inputs import parse_id
 from app.orders.common import act_and_return, finish_upload, order_filter_from_request, status_for, template_helpers
 from app.security import role_required
 from orders import importer, manifest
@@ -66,13 +67,13 @@ def new() -> ResponseReturnValue:
     session = get_db()
     status = 200
     if request.method == "POST":
-        ids = [int(i) for i in request.form.getlist("order_ids") if i.isdigit()]
+        ids = [i for i in map(parse_id, request.form.getlist("order_ids")) if i is not None]
         try:
             handoff = orders.hand_off(session, actor=current_user, order_ids=ids,
                                       partner=request.form.get("partner", ""), note=request.form.get("note", ""))
         except OrderError as exc:
             session.rollback()
-            flash(str(exc), "error")
+            flash(localized(exc), "error")
             status = status_for(exc)
         else:
             session.commit()
@@ -141,7 +142,7 @@ def tracking(handoff_id: int) -> ResponseReturnValue:
                                                   data=upload.read())
     except OrderError as exc:
         session.rollback()
-        flash(str(exc), "error")
+        flash(localized(exc), "error")
         return redirect(url_for("handoffs.show", handoff_id=handoff_id))
     partial = request.form.get("partial") == "y"
     status = finish_upload(session, report, dry_run=False, partial=partial)

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
+from app.i18n import localized
 from accounts.roles import MANAGERS
 from catalog.money import format_yuan
 from orders import services as orders
@@ -108,7 +109,7 @@ def act_and_return(session: Session, operation: Callable[[], object], done: str,
         session.rollback()
         if status_for(exc) in (403, 404):
             abort(status_for(exc))
-        flash(str(exc), "error")
+        flash(localized(exc), "error")
     else:
         session.commit()
         flash(done, "success")

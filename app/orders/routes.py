@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -13,8 +13,10 @@ from wtforms.fields.choices import SelectChoice
 from accounts import services as accounts
 from accounts.roles import ADMIN, COORDINATOR, FARMER, MANAGERS
 from app.database import get_db
+from app.downloads import file_download
 from app.home import HomeCard, register_card
-from app.i18n import N_
+from app.i18n import N_, localized
+from app.inputs import parse_id
 from app.orders import bp
 from app.orders.common import (
     act_and_return,
@@ -80,8 +82,8 @@ def new() -> ResponseReturnValue:
                                                   + (f"{_('库存')} {p.stock}" if p.stock > 0 else _("已售罄")) + "）")
                                for p in products]
     form.channel.choices = _channel_choices()
-    if request.method == "GET" and request.args.get("product", "").isdigit():
-        form.product_id.data = int(request.args["product"])
+    if request.method == "GET" and parse_id(request.args.get("product")) is not None:
+        form.product_id.data = parse_id(request.args.get("product"))
     status = 200
     if form.validate_on_submit():
         try:
@@ -93,12 +95,12 @@ def new() -> ResponseReturnValue:
             )
         except DuplicateOrder as exc:
             session.rollback()
-            flash(str(exc), "error")
+            flash(localized(exc), "error")
             return redirect(url_for("orders.show", order_id=exc.existing_id))
         except OrderError as exc:
             session.rollback()
             _refuse(exc)
-            flash(str(exc), "error")
+            flash(localized(exc), "error")
             status = status_for(exc)
         else:
             session.commit()
@@ -176,7 +178,7 @@ def import_csv() -> ResponseReturnValue:
         except OrderError as exc:
             session.rollback()
             _refuse(exc)
-            flash(str(exc), "error")
+            flash(localized(exc), "error")
             status = 400
         else:
             status = finish_upload(session, report, dry_run=form.dry_run.data, partial=form.partial.data)
@@ -218,6 +220,4 @@ def earnings_page() -> ResponseReturnValue:
 def earnings_csv() -> ResponseReturnValue:
     """The same figures as a CSV Excel opens."""
     first, last = _earnings_period()
-    response = Response(earnings.earnings_csv(_earnings(first, last)), mimetype="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = f'attachment; filename="earnings-{first}-{last}.csv"'
-    return response
+    return file_download(earnings.earnings_csv(_earnings(first, last)), f"earnings-{first}-{last}.csv")
