@@ -432,11 +432,17 @@ class Supervisor:
             return
         self._encoder_retry_at = None
         self._fanout.reset()
+        if self._stop.is_set():
+            return  # the broadcast is stopping: no new encoder
         try:
-            self._encoder = self._new_encoder()
+            encoder = self._new_encoder()
         except CaptureError as exc:
             log.error("encoder restart failed: %s", exc)
             return
+        if self._stop.is_set():  # stop() began while it started: it would never be stopped
+            encoder.stop(1.0)
+            return
+        self._encoder = encoder
         for relay in self._fanout.relays:
             relay.restart()  # the relays' streams restart with the new encoder's timestamps
         log.warning("encoder restarted (failure %d), recording continues in %s", self._encoder_failures,

@@ -187,8 +187,8 @@ class BroadcastWorker:
         received = time.monotonic()
         self.scene = scene_from_dict(msg.get("scene") or {})
         supervisor = self.supervisor
-        if supervisor is None:
-            return {"version": 0}
+        if supervisor is None:  # the pipeline is (re)starting: it takes self.scene when it is up
+            raise CaptureError("画面正在重新启动", "the pipeline is restarting; send the scene again")
         frames_before = supervisor.frames_out
         version = supervisor.set_scene(self.scene)
         if not msg.get("wait_shown"):
@@ -213,6 +213,7 @@ class BroadcastWorker:
                 except CaptureError as exc:
                     log.warning("could not restart the pipeline as %s: %s", settings.layout, exc)
                     continue
+                self.supervisor.set_scene(self.scene)  # a scene sent while it was starting
                 self.settings = settings
                 self._write_channel()
                 return {"layout": settings.layout}
@@ -419,6 +420,16 @@ class Worker:
                 return False
             gone.wait(0.05)
         return True
+
+    def kill_if_running(self) -> None:
+        """Kill this key's worker if its channel file names a live process that is a worker of this
+        key (its command line says so), even when it did not answer: a broadcast nobody can reach
+        must not go on pushing with the farmer's stream key."""
+        pid = int(self.channel().get("pid") or 0)
+        if pid and pid_alive(pid):
+            cmdline = command_line(pid)
+            if "capture.worker" in cmdline and self.key in cmdline:
+                kill_group(pid)
 
     def remove_files(self) -> None:
         """Forget the worker once its session is closed (the log stays for diagnosis)."""

@@ -67,6 +67,8 @@ def _collect(session: Session, _context: Any) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _publish(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: nothing is committed until the outer transaction is
     ids = session.info.pop(_KEY, None)
     if not ids:
         return
@@ -82,4 +84,7 @@ def _publish(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
-    session.info.pop(_KEY, None)
+    # A savepoint rolled back (e.g. a duplicate order number) keeps what the outer transaction
+    # changed before it; only the whole transaction's rollback forgets everything.
+    if not session.in_nested_transaction():
+        session.info.pop(_KEY, None)

@@ -29,7 +29,7 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Generator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -136,6 +136,8 @@ class SourceRefused(LiveError):
 
 
 def _in_media(spec: str, media_dirs: tuple[Path, ...], suffixes: tuple[str, ...] | None = None) -> bool:
+    if spec.startswith(("\\\\", "//")):
+        return False  # a network path: resolving it would already connect to that machine
     try:
         path = Path(spec).resolve()
     except (OSError, RuntimeError, ValueError):
@@ -165,6 +167,31 @@ def check_sources(video: str, audio: str, media_dirs: tuple[Path, ...]) -> tuple
             raise refused
         audio = str(Path(audio).resolve())
     return video, audio
+
+
+class PreviewStream:
+    """One viewer's preview: iterate for JPEG frames; ``close()`` gives the viewer's place back,
+    exactly once, whether or not the frames were ever read (a HEAD request reads none)."""
+
+    def __init__(self, worker: Worker, on_close: Callable[[], None]) -> None:
+        self._frames = worker.stream("preview")
+        self._on_close: Callable[[], None] | None = on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._frames
+        except ChannelError as exc:
+            log.info("preview ended: %s", exc.en)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            close = getattr(self._frames, "close", None)
+            if close is not None:
+                close()
+            on_close()
 
 
 def scene_for(row: LiveSession, product: Product | None, host_name: str, village: str,
@@ -251,8 +278,11 @@ class LiveService:
                 if self._live is not None:
                     raise AlreadyLive(N_("已经在直播中，请先结束当前直播"))
             with self._sessions() as session:
-                if self._open_rows(session):
-                    raise AlreadyLive(N_("已经在直播中，请先结束当前直播"))
+                stale = bool(self._open_rows(session))
+            # An open row of this station with no broadcast here: a worker to take over, or a
+            # session a failed write left open, to close now rather than refuse every start.
+            if stale and (self._recover_rows() is not None or self._live is not None):
+                raise AlreadyLive(N_("已经在直播中，请先结束当前直播"))
             self._cancel.clear()
             self._state, self._starting_host = "starting", host.id
             qr = (qr_text or "").strip()[:255]
@@ -305,7 +335,11 @@ class LiveService:
         if actor is not None and actor.role == FARMER and host_id is not None and actor.id != host_id:
             raise NotLive(N_("现在没有在直播"))
         self._cancel.set()
-        self._take_op()
+        try:
+            self._take_op()
+        except LiveBusy:
+            self._cancel.clear()  # a later start or worker restart must not see this stop's cancel
+            raise
         try:
             live = self._live
             if live is None:
@@ -345,6 +379,10 @@ class LiveService:
             monitor.join(2.0)
 
     def recover(self) -> int | None:
+        """At server start: see :meth:`_recover_rows`."""
+        return self._recover_rows()
+
+    def _recover_rows(self) -> int | None:
         """At server start: reattach to this station's running worker, and close every session
         left open with no live worker (ended at the last time known, recordings listed, marked
         abnormal with the reason). Workers with no open session are killed. Returns the session id
@@ -357,7 +395,7 @@ class LiveService:
             for row in rows:
                 if current is not None and row.id == current.session_id:
                     continue  # already running here: nothing to recover
-                worker = Worker.attach(self._workers_dir, row.worker_key) if row.worker_key else None
+                worker = Worker.attach(self._workers_dir, row.worker_key, timeout=3.0) if row.worker_key else None
                 if worker is not None and attached is None:
                     try:
                         self._reattach(session, row, worker)
@@ -372,11 +410,10 @@ class LiveService:
         for path in self._workers_dir.glob("*.spec.json"):
             key = path.name.removesuffix(".spec.json")
             if key not in known:
-                orphan = Worker.attach(self._workers_dir, key, timeout=1.0)
-                if orphan is not None:
-                    log.warning("killing broadcast worker %s that has no open session", key)
-                    orphan.kill()
-                Worker(self._workers_dir, key, "").remove_files()
+                log.warning("forgetting broadcast worker %s that has no open session", key)
+                orphan = Worker(self._workers_dir, key, "")
+                orphan.kill_if_running()
+                orphan.remove_files()
         return attached
 
     # -- what is on the video ---------------------------------------------------------------
@@ -497,7 +534,9 @@ class LiveService:
                     "destinations": []}
         stats = dict(live.status)
         worker_state = stats.get("state") or "starting"
-        if state in ("stopping", "reconnecting") or worker_state == "idle":
+        if live.worker is None and state != "stopping":
+            worker_state = "reconnecting"
+        elif state in ("stopping", "reconnecting") or worker_state == "idle":
             worker_state = "reconnecting" if state != "stopping" else "stopping"
         scene = live.scene
         stats.update(
@@ -549,28 +588,23 @@ class LiveService:
             return None
         return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
 
-    def preview(self, viewer: User) -> Generator[bytes, None, None]:
-        """JPEG frames of the preview for one viewer, until the broadcast ends or the iterator is
+    def preview(self, viewer: User) -> PreviewStream:
+        """JPEG frames of the preview for one viewer, until the broadcast ends or the stream is
         closed. Raises :class:`NotLive`, or :class:`PreviewFull` past the viewer limits (each
         viewer holds a request thread, and the web server must keep threads for orders)."""
         worker = self._require_live(viewer).worker
-        viewer_id = viewer.id
+        viewer_id = viewer.id  # ``viewer`` may be a request-bound proxy, gone when the stream closes
         if worker is None:
             raise NotLive(N_("现在没有在直播"))
         with self._lock:
             if sum(self._viewers.values()) >= PREVIEW_VIEWERS or self._viewers[viewer_id] >= PREVIEW_VIEWERS_PER_USER:
                 raise PreviewFull(N_("看画面的人太多了，请关掉别的画面窗口"))
             self._viewers[viewer_id] += 1
-        return self._preview_frames(worker, viewer_id)
+        return PreviewStream(worker, lambda: self._leave_preview(viewer_id))
 
-    def _preview_frames(self, worker: Worker, viewer_id: int) -> Generator[bytes, None, None]:
-        try:
-            yield from worker.stream("preview")
-        except ChannelError as exc:
-            log.info("preview ended: %s", exc.en)
-        finally:
-            with self._lock:
-                self._viewers[viewer_id] -= 1
+    def _leave_preview(self, viewer_id: int) -> None:
+        with self._lock:
+            self._viewers[viewer_id] -= 1
 
     # -- the monitor ------------------------------------------------------------------------
 
@@ -660,6 +694,7 @@ class LiveService:
             log.warning("live session %s: %s; restarting it", live.session_id, reason)
             with self._lock:
                 self._state = "reconnecting"
+            live.status = {}  # the dead worker's figures are not the broadcast's any more
             old = live.worker
             if old is not None:
                 self._add_recordings(live, old.recordings())
@@ -670,6 +705,8 @@ class LiveService:
             try:
                 with self._sessions() as session:
                     row = self._row(session, live)
+                    if row.ended_at is not None:  # closed elsewhere: nothing to continue
+                        raise NotLive(N_("这场直播的记录不见了"))
                     product = session.get(Product, row.product_id) if row.product_id else None
                     scene = scene_for(row, product, live.host_name, live.village)
                     row.worker_key = key
@@ -680,11 +717,14 @@ class LiveService:
                 except CaptureError:
                     worker.remove_files()
                     raise
-            except (CaptureError, SQLAlchemyError) as exc:
+            except (CaptureError, SQLAlchemyError, OSError, LiveError) as exc:
                 live.restart_failures += 1
                 live.next_restart = time.monotonic() + min(8.0, 0.5 * 2 ** live.restart_failures)
                 log.error("restart %d of session %s failed: %s", live.restart_failures, live.session_id, exc)
-                if live.restart_failures >= RESTART_ATTEMPTS:
+                if isinstance(exc, NotLive):  # the session was closed elsewhere: let it go
+                    with self._lock:
+                        self._live, self._state = None, "idle"
+                elif live.restart_failures >= RESTART_ATTEMPTS:
                     self._close(live, [], end_reason="restart_failed")
                 return
             live.worker, live.scene, live.misses, live.restart_failures = worker, scene, 0, 0
@@ -692,7 +732,7 @@ class LiveService:
             log.info("live session %s continues in worker %s (pid %s)", live.session_id, key, worker.pid)
         finally:
             with self._lock:
-                if self._state == "reconnecting":
+                if self._state == "reconnecting" and (self._live is None or live.worker is not None):
                     self._state = "live" if self._live is not None else "idle"
             self._op.release()
 
@@ -794,7 +834,8 @@ class LiveService:
                 "recordings": existing, "duration_s": round(duration, 3)}
 
     def _reattach(self, session: Session, row: LiveSession, worker: Worker) -> None:
-        settings = worker.settings()
+        # The row knows the layout (a switch after the worker was spawned); the spec does not.
+        settings = worker.settings().model_copy(update={"layout": row.layout})
         live = _Live(session_id=row.id, host_id=row.host_id, host_name=row.host.name, village=row.host.village,
                      started_at=row.started_at, settings=settings, worker=worker, product_id=row.product_id,
                      recordings=[r.path for r in row.recordings], last_heartbeat=time.monotonic())
@@ -805,9 +846,9 @@ class LiveService:
                 live.recordings.append(path)
         row.last_seen_at = utcnow()
         session.commit()
+        self._push_scene(live)
         with self._lock:
             self._live, self._state = live, "live"
-        self._push_scene(live)
         self._ensure_monitor()
         log.info("reattached to live session %s (worker pid %s)", row.id, worker.pid)
 
@@ -831,6 +872,7 @@ class LiveService:
             .values(end_s=round(_elapsed(row.started_at, ended), 3))
         )
         if stale is not None:
+            stale.kill_if_running()  # alive but not answering: nobody could ever stop it otherwise
             stale.remove_files()
         log.warning("live session %s had no running worker: closed as ended at %s", row.id, ended.isoformat())
 

@@ -221,3 +221,31 @@ def test_product_dict_has_the_api_shape_and_the_price_in_force(session, people):
     assert data["price_now_fen"] == 4990
     assert services.product_to_dict(product, now=now + timedelta(hours=2))["price_now_fen"] == 5990
     assert data["promo_ends_at"].endswith("+00:00")
+
+
+def test_product_changes_are_published_once_the_outer_transaction_commits(session):
+    """A savepoint (a duplicate order number's retry, an import's row) publishes nothing by
+    itself, and rolling one back keeps what the transaction changed before it."""
+    from catalog import changes
+
+    farmer = factories.user(session, "farmer", "pub")
+    first = factories.product(session, farmer, name="小米")
+    second = factories.product(session, farmer, name="蜂蜜")
+    published: list[frozenset[int]] = []
+    changes.subscribe(published.append)
+    try:
+        changes.touched(session, (first.id,))
+        with session.begin_nested():
+            changes.touched(session, (second.id,))
+        assert published == [], "a released savepoint is not a commit"
+        savepoint = session.begin_nested()
+        changes.touched(session, (second.id,))
+        savepoint.rollback()
+        session.commit()
+        assert published == [frozenset({first.id, second.id})]
+        services.adjust_stock(session, first.id, 5, farmer, "到货")
+        session.rollback()
+        session.commit()
+        assert len(published) == 1, "a rolled-back change is never published"
+    finally:
+        changes.unsubscribe(published.append)

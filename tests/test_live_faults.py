@@ -52,11 +52,12 @@ def station(tmp_path):
     engine.dispose()
 
 
-def worker_pid(server: ServerProcess) -> int:
+def worker_pid(server: ServerProcess) -> int | None:
+    """The running worker's pid from its channel file (None while a restart has none yet)."""
     status = server.api("GET", "/api/live/status")[1]
     assert status["state"] in ("live", "starting", "reconnecting"), status
-    channel = next((server.data_dir / "live").glob("*.channel.json"))
-    return int(json.loads(channel.read_text())["pid"])
+    channel = next((server.data_dir / "live").glob("*.channel.json"), None)
+    return int(json.loads(channel.read_text())["pid"]) if channel else None
 
 
 def go_live(server: ServerProcess, video: Path, destinations: list[str]) -> int:
@@ -80,6 +81,7 @@ def test_kill_9_of_the_server_mid_live_the_push_goes_on_and_the_restarted_server
     for n in range(3):
         assert station.api("POST", "/api/orders", order_body(station.product_id, session_id, n))[0] == 201
     pid = worker_pid(station)
+    assert pid is not None
     assert wait_until(lambda: station.api("GET", "/api/live/status")[1]["destinations"][0]["state"] == "live")
 
     station.kill9()
@@ -110,6 +112,7 @@ def test_kill_9_of_the_worker_restarts_it_in_a_new_segment_within_3_s(station, f
     session_id = go_live(station, flat_video, [])
     time.sleep(1.0)
     pid = worker_pid(station)
+    assert pid is not None
     os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
     saw_reconnecting = []
@@ -117,7 +120,7 @@ def test_kill_9_of_the_worker_restarts_it_in_a_new_segment_within_3_s(station, f
     def back() -> bool:
         status = station.api("GET", "/api/live/status")[1]
         saw_reconnecting.append(status["state"] == "reconnecting")
-        return status["state"] == "live" and worker_pid(station) != pid
+        return status["state"] == "live" and worker_pid(station) not in (pid, None)
 
     assert wait_until(back, timeout=10, interval=0.05)
     took = time.monotonic() - killed
@@ -139,6 +142,7 @@ def test_kill_9_of_server_and_worker_closes_the_session_with_its_recording(stati
     session_id = go_live(station, flat_video, [])
     time.sleep(2.0)
     pid = worker_pid(station)
+    assert pid is not None
     station.kill9()
     os.killpg(pid, signal.SIGKILL)  # the worker and its ffmpeg: a power cut, as far as they know
     assert wait_until(lambda: not pid_alive(pid), timeout=5)

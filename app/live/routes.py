@@ -120,15 +120,16 @@ def preview() -> ResponseReturnValue:
         abort(404)
 
     def parts() -> Iterator[bytes]:
-        try:
-            for jpeg in frames:
-                yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + b"\r\n\r\n"
-                yield jpeg + b"\r\n"
-        finally:
-            frames.close()
+        for jpeg in frames:
+            yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + b"\r\n\r\n"
+            yield jpeg + b"\r\n"
 
-    return Response(parts(), mimetype="multipart/x-mixed-replace; boundary=frame",
-                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    response = Response(parts(), mimetype="multipart/x-mixed-replace; boundary=frame",
+                        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    # Called when the response closes even if its body was never read (a HEAD request): the
+    # viewer's place is given back either way.
+    response.call_on_close(frames.close)
+    return response
 
 
 @bp.route("/destinations", methods=["GET", "POST"])
