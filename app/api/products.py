@@ -107,6 +107,7 @@ class NewProduct(_Fields):
     origin: str = ""
     produced_on: date | None = None
     description: str = ""
+    selling_points: str | list[str] = ""
     active: bool = True
 
 
@@ -127,6 +128,7 @@ class ProductChanges(_Fields):
     origin: str | None = None
     produced_on: date | None = None
     description: str | None = None
+    selling_points: str | list[str] | None = None
     active: bool | None = None
     reason: str = ""
 
