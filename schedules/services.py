@@ -59,7 +59,7 @@ def _check(session: Session, plan: BroadcastPlan, zone: str) -> None:
     if not plan.title.strip():
         raise PlanInvalid(N_("请填写直播标题"))
     if not MIN_DURATION_S <= plan.duration_s <= MAX_DURATION_S:
-        raise PlanInvalid(N_("直播时长要在 1 分钟到 12 小时之间"))
+        raise PlanInvalid(N_("直播时长不对：最长 12 小时"))
     if plan.starts_at.tzinfo is None:
         raise PlanInvalid(N_("开播时间要带时区"))
     plan.repeat = occurrences.parse_repeat(plan.repeat)
