@@ -29,6 +29,8 @@ LABEL_DICTS = (
     ("orders.models", "CHANNEL_LABELS"),
     ("live.destinations", "PLATFORMS"),
     ("live.models", "END_REASONS"),
+    ("schedules.models", "RUN_STATES"),
+    ("schedules.models", "RUN_REASONS"),
 )
 
 

@@ -45,7 +45,7 @@ def test_a_week_is_planned_the_farmer_sees_today_and_a_plan_goes_live_by_itself(
     factories.product(session, wang, name="巨鹿小米", price_fen=1800, stock=30, link_no=1)
     app.extensions["cunbo.scheduler"].start()
 
-    coordinator = browser.new_page(viewport=SIZES["1366"])
+    coordinator = browser.new_page(viewport=SIZES["1366"], locale="zh-CN")
     browser_login(coordinator, server_url, "zhan")
     now = datetime.now(SHANGHAI)
     tomorrow = (now + timedelta(days=1)).date().isoformat()
@@ -58,6 +58,7 @@ def test_a_week_is_planned_the_farmer_sees_today_and_a_plan_goes_live_by_itself(
     plan_in_form(coordinator, server_url, "马上开播试一试", fire.date().isoformat(), fire.strftime("%H:%M"), "2",
                  video=str(flat_video), audio="none")
     expect(coordinator.get_by_role("img", name="直播预告海报")).to_be_visible()
+    coordinator.wait_for_function("document.querySelector('.poster img').naturalWidth > 0", timeout=15_000)
     coordinator.screenshot(path=str(screenshot_dir / "schedules-plan-detail-1366.png"), full_page=True)
     coordinator.set_viewport_size(SIZES["1024"])
     coordinator.goto(f"{server_url}/broadcasts/new")
@@ -73,7 +74,7 @@ def test_a_week_is_planned_the_farmer_sees_today_and_a_plan_goes_live_by_itself(
     coordinator.goto(f"{server_url}/")
     coordinator.screenshot(path=str(screenshot_dir / "schedules-coordinator-home-1024.png"), full_page=True)
 
-    page = browser.new_page(viewport=SIZES["1366"])
+    page = browser.new_page(viewport=SIZES["1366"], locale="zh-CN")
     browser_login(page, server_url, "wang")
     panel = page.get_by_label("今天的直播")
     expect(panel).to_contain_text("马上开播试一试")
