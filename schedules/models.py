@@ -10,9 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from accounts.models import User
 from db import N_, Base, UTCDateTime, utcnow
 
-# A run record's state, as codes (api.md); pages show the labels.
+# A run record's state, as codes (api.md); pages show the labels. "starting" is a slot claimed by
+# the scheduler while the camera opens; the API reports it as planned (with "starting": true).
 RUN_STATES: dict[str, str] = {
     "planned": N_("待开播"),
+    "starting": N_("正在开播"),
     "started": N_("直播中"),
     "ran": N_("已播完"),
     "missed": N_("错过"),

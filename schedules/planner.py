@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,7 +33,7 @@ from capture.errors import CaptureError
 from db import utcnow
 from live.destinations import destinations_of
 from live.models import LiveSession
-from live.service import AlreadyLive, LiveBusy, LiveError, LiveService, SourceRefused
+from live.service import OP_WAIT_S, START_TIMEOUT_S, AlreadyLive, LiveBusy, LiveError, LiveService, SourceRefused
 from schedules import occurrences
 from schedules.models import BroadcastPlan, PlanRun
 from schedules.preflight import PREFLIGHT_LEAD_S, Checks, run_preflight
@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 LOOKBACK = timedelta(days=2)  # slots this far back that never got a record are marked missed
 EARLY_END_S = 5  # a live that ended this much before its slot's end "stopped early"
 TICK_LOCK_S = 30.0  # a tick waits this long for another (a start takes up to ~17 s), then gives up
+# A run claimed for starting (state started, no session yet) whose starter has been silent this long
+# died mid-start (power cut); it is released so that the next wake starts it.
+CLAIM_STALE_S = START_TIMEOUT_S + OP_WAIT_S + 10.0
 
 
 @dataclass
@@ -71,6 +74,7 @@ class Planner:
         self.clock = clock
         self._checks = checks
         self._lock = threading.Lock()
+        self._starting = threading.Event()
 
     # -- the tick -----------------------------------------------------------------------------
 
@@ -102,9 +106,14 @@ class Planner:
 
     def _finish_started(self, session: Session, now: datetime, report: TickReport) -> None:
         runs = session.scalars(select(PlanRun).join(BroadcastPlan).where(
-            BroadcastPlan.station_id == self.station_id, PlanRun.state == "started"))
+            BroadcastPlan.station_id == self.station_id, PlanRun.state.in_(("started", "starting"))))
         for run in list(runs):
             end = run.planned_at + timedelta(seconds=run.plan.duration_s)
+            if run.state == "starting":  # claimed by a start that is not ours (we hold the tick lock)
+                if run.started_at is None or (now - run.started_at).total_seconds() > CLAIM_STALE_S:
+                    run.state, run.started_at = "planned", None
+                    session.commit()
+                continue
             ours = run.session_id is not None and self._live.session_id == run.session_id
             if ours and now < end:
                 continue
@@ -161,18 +170,22 @@ class Planner:
             self._wait(session, run, "host_missing", "", report)
             return
         destinations = self.destinations(session, plan)
-        session.commit()  # no transaction stays open while the camera opens (up to 15 s)
+        if not self._claim(session, run):
+            return  # another process with this station id claimed the slot first
+        self._starting.set()
         try:
             session_id = self._live.start(host, video=plan.video, audio=plan.audio, destinations=destinations,
                                           preset=plan.preset, layout=plan.layout,  # type: ignore[arg-type]
                                           qr_text=plan.qr_text or None)
         except (AlreadyLive, LiveBusy) as exc:
-            self._wait(session, run, "another_live", str(exc), report)
+            self._release(session, run, "another_live", str(exc), report)
             return
         except (SourceRefused, ValidationError, CaptureError) as exc:
             reason = "push_refused" if "rtmp" in str(exc).lower() or "推流" in str(exc) else "camera"
-            self._wait(session, run, reason, str(exc)[:500], report)
+            self._release(session, run, reason, str(exc), report)
             return
+        finally:
+            self._starting.clear()
         started = self.clock()
         run.state, run.started_at, run.session_id = "started", started, session_id
         run.late_s = max(0, int((started - slot).total_seconds()))
@@ -185,6 +198,20 @@ class Planner:
                 self._live.show(plan.lineup[0])
             except LiveError as exc:
                 log.warning("plan %s: first product not shown: %s", plan.id, exc)
+
+    def _claim(self, session: Session, run: PlanRun) -> bool:
+        """Take the slot for starting, atomically: planned → starting. Only one claimer wins, even
+        two PCs that were given the same station id (a copied data dir)."""
+        claimed = session.execute(update(PlanRun).where(PlanRun.id == run.id, PlanRun.state == "planned")
+                                  .values(state="starting", started_at=self.clock(), session_id=None)
+                                  .execution_options(synchronize_session=False))
+        session.commit()  # also: no transaction stays open while the camera opens (up to 15 s)
+        session.refresh(run)
+        return bool(getattr(claimed, "rowcount", 0) == 1)
+
+    def _release(self, session: Session, run: PlanRun, reason: str, detail: str, report: TickReport) -> None:
+        run.state, run.started_at = "planned", None
+        self._wait(session, run, reason, detail, report)
 
     def _wait(self, session: Session, run: PlanRun, reason: str, detail: str, report: TickReport) -> None:
         """The slot cannot start now: say why on its record; the next wake tries again, and when
@@ -229,6 +256,17 @@ class Planner:
         except IntegrityError:  # made at the same moment elsewhere (a skip); read it next wake
             session.rollback()
             return None
+
+    def abort(self) -> None:
+        """The server is closing: cancel a start under way (its worker is stopped, nothing is
+        left running) and let the tick unwind, for a few seconds at most."""
+        if self._starting.is_set():
+            try:
+                self._live.stop()
+            except LiveError:  # NotLive once the start is cancelled: what we wanted
+                pass
+        if self._lock.acquire(timeout=5.0):
+            self._lock.release()
 
     # -- when to wake -------------------------------------------------------------------------
 

@@ -132,8 +132,10 @@ class StationScheduler:
         """Reconcile on the scheduler's thread as soon as it can (plans changed)."""
         scheduler = self._scheduler
         if scheduler is not None:
+            # max_instances 2: a change made while a wake runs must still get its own wake after it
+            # (the planner's lock serialises them); with 1, APScheduler would skip it silently.
             scheduler.add_job(wake_station, "date", run_date=datetime.now(timezone.utc), args=[self.station_id],
-                              id="now", replace_existing=True)
+                              id="now", replace_existing=True, max_instances=2)
 
     def reschedule(self) -> None:
         """One date job per plan wake (start, end, pre-flight), replacing the previous ones."""
@@ -157,6 +159,7 @@ class StationScheduler:
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+            self.planner.abort()  # a start under way must not leave a worker after the server
         with _registry_lock:
             if _planners.get(self.station_id) is self:
                 del _planners[self.station_id]

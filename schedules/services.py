@@ -111,6 +111,8 @@ def create_plan(session: Session, actor: User, *, station_id: str, zone: str, ho
                          auto_start=auto_start)
     plan.host = host
     _check(session, plan, zone)
+    if not plan.repeat and plan.starts_at + timedelta(seconds=plan.duration_s) <= utcnow():
+        raise PlanInvalid(N_("这个时间已经过去了，请选以后的时间"))
     session.add(plan)
     session.flush()
     return plan

@@ -176,3 +176,33 @@ def test_daily_repeats_across_days_never_double_fire_and_a_late_pc_starts_late_o
     assert session.query(LiveSession).count() == 4, "one live per slot, never two"
     slots = session.scalars(select(PlanRun.planned_at).where(PlanRun.plan_id == plan["id"])).all()
     assert len(slots) == len(set(slots))
+
+
+def test_two_pcs_given_the_same_station_id_still_start_a_slot_once(app, api_as, people, flat_video, session,
+                                                                   tmp_path, media_dir):
+    """A copied data dir puts two PCs on one station id: the run is claimed atomically, so only
+    one of them goes live for the slot."""
+    import threading
+
+    from live.service import LiveService
+
+    api = api_as(people[1])
+    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=2)
+    api.post("/api/broadcasts", json=plan_body(flat_video, start, 600))
+    mine = app.extensions["cunbo.scheduler"].planner
+    other_live = LiveService(app.extensions["cunbo.sessions"], tmp_path / "other-pc", station_id=mine.station_id,
+                             media_dirs=(media_dir,))
+    clock = Clock(start + timedelta(seconds=1))
+    planners = [Planner(app.extensions["cunbo.sessions"], live, station_id=mine.station_id, zone=mine.zone,
+                        recording_dir=tmp_path / "rec", clock=clock) for live in (app.extensions["cunbo.live"], other_live)]
+    reports: list = []
+    threads = [threading.Thread(target=lambda p=p: reports.append(p.tick())) for p in planners]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert sum(len(r.started) for r in reports) == 1, reports
+        assert [app.extensions["cunbo.live"].session_id is not None, other_live.session_id is not None].count(True) == 1
+    finally:
+        other_live.shutdown()

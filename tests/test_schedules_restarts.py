@@ -16,6 +16,7 @@ from live.models import LiveSession
 from schedules.models import BroadcastPlan, PlanRun
 from tests.conftest import PG_URL
 from tests.live_helpers import ServerProcess, wait_until
+from tests.test_live_stress import cpu_hog  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.usefixtures("no_stray_processes"), pytest.mark.timeout(240)]
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +52,10 @@ def until(moment: datetime) -> None:
     time.sleep(max(0.0, (moment - datetime.now(timezone.utc)).total_seconds()))
 
 
-def test_killed_between_planning_and_firing_it_still_fires(station, flat_video):
+@pytest.mark.parametrize("busy_cpu", [False, True], ids=["idle", "cpu-hog"])
+def test_killed_between_planning_and_firing_it_still_fires(station, flat_video, busy_cpu, request):
+    if busy_cpu:
+        request.getfixturevalue("cpu_hog")
     station.start()
     plan_id, start = plan(station, flat_video, 12, 6)
     station.kill9()
@@ -59,7 +63,7 @@ def test_killed_between_planning_and_firing_it_still_fires(station, flat_video):
     assert wait_until(lambda: state_is(station, plan_id, "started"), timeout=30)
     run = runs(station, plan_id)[0]
     print("fired", run["late_s"], "s after its time following a restart")
-    assert run["late_s"] <= 3
+    assert run["late_s"] <= (8 if busy_cpu else 3)
     assert wait_until(lambda: state_is(station, plan_id, "ran"), timeout=30)
     assert station.api("GET", "/api/live/status")[1]["state"] == "idle"
 

@@ -107,7 +107,9 @@ def check_sources(video: str, audio: str) -> None:
 
 
 def run_dict(run: PlanRun) -> dict[str, Any]:
-    return {"planned_at": local_iso(run.planned_at), "state": run.state, "started_at": local_iso(run.started_at),
+    starting = run.state == "starting"
+    return {"planned_at": local_iso(run.planned_at), "state": "planned" if starting else run.state,
+            "starting": starting, "started_at": None if starting else local_iso(run.started_at),
             "ended_at": local_iso(run.ended_at), "late_s": run.late_s, "reason": run.reason, "detail": run.detail,
             "session_id": run.session_id, "preflight_at": local_iso(run.preflight_at),
             "preflight_problems": [_(p["message"], **p.get("params", {})) for p in problems(run.preflight)]}

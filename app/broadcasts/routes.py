@@ -92,7 +92,7 @@ def farmer_panel(user: User) -> dict[str, Any] | None:
     plans, start, end = _today(user)
     now = datetime.now(ZoneInfo(zone()))
     today = [o for o in services.occurrences_between(get_db(), plans, start, end, zone())
-             if o.ends_at > now and o.state in ("planned", "started")]
+             if o.ends_at > now and o.state in ("planned", "starting", "started")]
     if not today:
         return None
     return {"today": describe(today[0])}
