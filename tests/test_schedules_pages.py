@@ -116,3 +116,19 @@ def test_the_poster_text_is_real_chinese_not_boxes(app, api_as, people):
     assert np.abs(cjk_a - cjk_b).mean() > 5.0, "the poster draws the real characters"
     assert np.abs(cjk_a - latin_a).mean() > 5.0
     assert np.abs(_text_area(response.data) - cjk_a).mean() < 1.0, "the served poster is the CJK render"
+
+
+def test_the_poster_shows_the_products_photo_and_price_in_force(app, api_as, people, session):
+    from catalog.photos import add_photo
+
+    farmer, coordinator, rice = people
+    add_photo(session, app.config["DATA_DIR"], rice, factories.image_bytes((400, 400), color="red"), coordinator)
+    session.commit()
+    plan = api_as(coordinator).post("/api/broadcasts", json={
+        "title": "巨鹿小米早市", "host": "wang", "lineup": [rice.id], "starts_at": "2030-03-04T06:00:00+08:00",
+        "duration_min": 60}).json
+    image = Image.open(io.BytesIO(api_as(coordinator).get(f"/api/broadcasts/{plan['id']}/poster.png").data))
+    photo = np.asarray(image.convert("RGB").crop((76, 485, 246, 655)), dtype=np.int16)
+    left, right = photo[:, :60].mean(axis=(0, 1)), photo[:, -60:].mean(axis=(0, 1))
+    assert left[2] > 150 and left[0] < 80, f"the photo's blue half is there: {left}"
+    assert right[0] > 150 and right[2] < 80, f"and its red half: {right}"
