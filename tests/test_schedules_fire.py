@@ -206,3 +206,35 @@ def test_two_pcs_given_the_same_station_id_still_start_a_slot_once(app, api_as, 
         assert [app.extensions["cunbo.live"].session_id is not None, other_live.session_id is not None].count(True) == 1
     finally:
         other_live.shutdown()
+
+
+def test_a_camera_that_will_not_open_keeps_the_slot_waiting_then_missed_with_that_reason(app, api_as, people,
+                                                                                        flat_video):
+    api = api_as(people[1])
+    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=3)
+    plan = api.post("/api/broadcasts", json=plan_body("7", start, 600)).json  # no camera 7 on this PC
+    planner = app.extensions["cunbo.scheduler"].planner
+    planner.clock = Clock(start + timedelta(seconds=1))
+    report = planner.tick()
+    assert report.waiting and not report.started
+    run = runs(api, plan["id"])[0]
+    assert run["state"] == "planned" and run["reason"] == "camera" and run["detail"], run
+    planner.clock = Clock(start + timedelta(minutes=11))
+    assert planner.tick().missed
+    run = runs(api, plan["id"])[0]
+    assert run["state"] == "missed" and run["reason"] == "camera"
+    assert live_state(app) == "idle"
+
+
+def test_a_planned_live_the_farmer_stops_early_is_not_restarted(app, api_as, people, flat_video):
+    api = api_as(people[1])
+    app.extensions["cunbo.scheduler"].start()
+    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=2)
+    plan = api.post("/api/broadcasts", json=plan_body(flat_video, start, 20)).json
+    assert wait_until(lambda: live_state(app) == "live", timeout=20)
+    app.extensions["cunbo.live"].stop(people[0])
+    app.extensions["cunbo.scheduler"].wake()
+    run = runs(api, plan["id"])[0]
+    assert run["state"] == "ran" and run["reason"] == "stopped_early"
+    app.extensions["cunbo.scheduler"].wake()
+    assert live_state(app) == "idle", "the plan does not start the slot again"
