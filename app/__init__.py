@@ -37,13 +37,14 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     from app.orders import bp as orders_bp
     from app.handoffs import bp as handoffs_bp
     from app.contests import bp as contests_bp
-    from app import live, site
+    from app import broadcasts, live, site
 
     live.init_app(app)
+    broadcasts.init_app(app)
     site.init_app(app)
 
     # Each area adds its blueprint here (one line each).
     for blueprint in (main_bp, auth_bp, api_bp, users_bp, catalog_bp, orders_bp, handoffs_bp, contests_bp, live.bp,
-                      site.bp):
+                      broadcasts.bp, site.bp):
         app.register_blueprint(blueprint)
     return app

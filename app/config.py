@@ -72,6 +72,8 @@ class Config:
         self.SECRET_KEY = _kept(self.DATA_DIR, "secret_key", "CUNBO_SECRET_KEY", lambda: secrets.token_hex(32))
         # This PC's id: its broadcasts, plans and scheduler are its own on a shared county database.
         self.STATION_ID = _kept(self.DATA_DIR, "station_id", "CUNBO_STATION_ID", lambda: secrets.token_hex(6))
+        # The broadcast scheduler reconciles at least this often (seconds), besides its timed wakes.
+        self.SCHEDULER_POLL_S = float(env.get("CUNBO_SCHEDULER_POLL_S", "20"))
 
     def as_dict(self) -> dict[str, Any]:
         """Every upper-case setting, for ``app.config.from_mapping``."""

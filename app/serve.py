@@ -36,6 +36,9 @@ def main() -> int:
     # A broadcast that outlived a previous server (a crash, kill -9) is taken over, or its
     # session closed with its recordings listed; only the server does this, never a CLI command.
     app.extensions["cunbo.live"].recover()
+    # Then the station's one broadcast scheduler (after recover: a planned live that outlived the
+    # previous server is known again, so its plan still stops it at its end).
+    app.extensions["cunbo.scheduler"].start()
     server = create_server(app, host=app.config["HOST"], port=app.config["PORT"], threads=app.config["SERVER_THREADS"])
     pending_hooks = list(app.extensions.get(SHUTDOWN_HOOKS, []))
 

@@ -253,7 +253,7 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 # Every module that declares models, named as data so that db/ imports none of them at load time
 # (they import db). Migrations and tests need the whole metadata; add new model modules here.
 MODEL_MODULES: tuple[str, ...] = ("accounts.models", "catalog.models", "orders.models", "live.models",
-                                   "contests.models")
+                                   "contests.models", "schedules.models")
 
 
 def import_models() -> None:

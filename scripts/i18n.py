@@ -33,6 +33,8 @@ LABEL_DICTS = (
     ("contests.models", "DECISION_LABELS"),
     ("contests.detail", "ORDER_STATES"),
     ("contests.detail", "ENTRY_STATES"),
+    ("schedules.models", "RUN_STATES"),
+    ("schedules.models", "RUN_REASONS"),
 )
 
 

@@ -12,3 +12,4 @@ from app.api import orders  # noqa: E402,F401
 from app.api import handoffs  # noqa: E402,F401
 from app.api import live  # noqa: E402,F401
 from app.api import contests  # noqa: E402,F401
+from app.api import broadcasts  # noqa: E402,F401

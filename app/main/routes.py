@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from accounts.roles import ROLE_LABELS
 from app.database import get_db
-from app.home import cards_for
+from app.home import cards_for, panels_for
 from app.i18n import LANG_COOKIE
 from app.main import bp
 
@@ -32,7 +32,8 @@ def home() -> ResponseReturnValue:
         count = card.count(current_user) if card.count else None
         cards.append((card, count))
     return render_template(
-        "main/home.html", cards=cards, role_label=_(ROLE_LABELS[current_user.role])
+        "main/home.html", cards=cards, panels=panels_for(current_user),
+        role_label=_(ROLE_LABELS[current_user.role])
     )
 
 

@@ -399,4 +399,16 @@
     }
   });
   if (state.live) becomeLive(); else runChecklist();
+
+  // A broadcast plan may start the live by itself (schedules/), or a helper on another screen:
+  // while idle, look every 3 s and turn into the live console when it runs.
+  window.setInterval(async function () {
+    if (state.live) return;
+    let res;
+    try { res = await cunbo.api("GET", "/api/live/status"); } catch (e) { return; }
+    if (res.ok && res.data.state !== "idle" && res.data.session_id) {
+      state.sessionId = res.data.session_id;
+      becomeLive();
+    }
+  }, 3000);
 })();
