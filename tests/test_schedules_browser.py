@@ -86,7 +86,7 @@ def test_a_week_is_planned_the_farmer_sees_today_and_a_plan_goes_live_by_itself(
     expect(page.locator("#btn-start")).to_be_visible()
     # Nobody presses anything: the plan goes live by itself and the open console follows.
     expect(page.locator("#btn-stop")).to_be_visible(timeout=150_000)
-    expect(page.locator("#health")).to_have_text("正常", timeout=20_000)
+    expect(page.locator("#health")).to_contain_text("正常", timeout=20_000)
     page.wait_for_function("document.getElementById('preview').naturalWidth > 0", timeout=15_000)
     for name, size in SIZES.items():
         page.set_viewport_size(size)

@@ -7,16 +7,17 @@ from flask import jsonify
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from accounts.roles import ADMIN, COORDINATOR, FARMER
 from app.api import bp
 from app.api.errors import ApiError, describe_validation_error, load_body
 from app.database import get_db
-from app.inputs import Id
+from app.inputs import Body, Id, Int
 from app.live import live_service
 from app.live.checklist import run_checklist
 from app.security import role_required
+from live import destinations as dest
 from capture.errors import CaptureError
 from orders.services import session_totals
 from live.profiles import remember
@@ -25,42 +26,42 @@ from live.service import AlreadyLive, LiveBusy, LiveError, NotLive, PreviewFull,
 HOSTS = (FARMER, COORDINATOR, ADMIN)
 
 
-class StartBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StartBody(Body):
 
     video: str = Field("0", max_length=255)
     audio: str = Field("default", max_length=255)
     destinations: list[str] = Field(default_factory=list, max_length=8)
+    destination_ids: list[Id] = Field(default_factory=list, max_length=8)
     record: bool = True
     preset: Literal["720p30", "540p30", "480p30"] = "720p30"
     layout: Literal["landscape", "portrait"] = "landscape"
-    broadcast_id: int | None = None
+    broadcast_id: Id | None = None
     qr_text: str | None = Field(None, max_length=255)
 
 
-class ShowBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ShowBody(Body):
 
     product_id: Id | None
 
 
-class OverlayBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OverlayBody(Body):
 
     show_promo: bool | None = None
     qr: bool | None = None
     qr_text: str | None = Field(None, max_length=255)
-    countdown_s: int | None = None
+    countdown_s: Int | None = None
     cancel_countdown: bool = False
     layout: Literal["landscape", "portrait"] | None = None
 
 
-class ChecklistBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ChecklistBody(Body):
+    """``destination_ids`` name the host's saved destinations: the page never holds a stream key."""
+
 
     video: str = Field("0", max_length=255)
     audio: str = Field("default", max_length=255)
     destinations: list[str] = Field(default_factory=list, max_length=8)
+    destination_ids: list[Id] = Field(default_factory=list, max_length=8)
 
 
 # The one mapping of live-session errors to HTTP statuses (the domain classes carry none).
@@ -77,6 +78,17 @@ def _live_error(exc: LiveError) -> ApiError:
     return ApiError(live_error_status(exc), _(str(exc)))
 
 
+def _push_urls(urls: list[str], destination_ids: list[int]) -> list[str]:
+    """Push URLs given whole (scripts) plus the caller's saved destinations named by id (the
+    console, so that no stream key is ever in the page). 400 for an id that is not theirs."""
+    session = get_db()
+    try:
+        saved = [dest.get_destination(session, current_user.id, i).push_url for i in destination_ids]
+    except dest.DestinationError as exc:
+        raise ApiError(400, _(str(exc))) from exc
+    return [*urls, *saved]
+
+
 @bp.post("/live/start")
 @role_required(*HOSTS)
 def live_start() -> ResponseReturnValue:
@@ -87,7 +99,7 @@ def live_start() -> ResponseReturnValue:
             current_user,
             video=body.video,
             audio=body.audio,
-            destinations=body.destinations,
+            destinations=_push_urls(body.destinations, body.destination_ids),
             record=body.record,
             preset=body.preset,
             layout=body.layout,
@@ -170,7 +182,8 @@ def live_stop() -> ResponseReturnValue:
 def live_checklist() -> ResponseReturnValue:
     """Test camera, microphone, each destination, disk space and stream keys, for real."""
     body = load_body(ChecklistBody)
-    return jsonify(run_checklist(video=body.video, audio=body.audio, destinations=body.destinations))
+    return jsonify(run_checklist(video=body.video, audio=body.audio,
+                                 destinations=_push_urls(body.destinations, body.destination_ids)))
 
 
 @bp.get("/sessions/<int:session_id>")

@@ -23,12 +23,12 @@
   const errorOf = (res) => (res.data && res.data.error) || T.network;
 
   function selectedDestinations() {
-    return Array.from(document.querySelectorAll("input.dest:checked")).map((el) => el.dataset.url);
+    return Array.from(document.querySelectorAll("input.dest:checked")).map((el) => Number(el.value));
   }
 
   function settings() {
     const other = $("video-other").value.trim();
-    return { video: other || $("video").value, audio: $("audio").value, destinations: selectedDestinations() };
+    return { video: other || $("video").value, audio: $("audio").value, destination_ids: selectedDestinations() };
   }
 
   // -- the device check: runs on opening and after any change; 开始直播 waits for it ----------
