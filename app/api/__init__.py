@@ -11,3 +11,4 @@ from app.api import products  # noqa: E402,F401
 from app.api import orders  # noqa: E402,F401
 from app.api import handoffs  # noqa: E402,F401
 from app.api import live  # noqa: E402,F401
+from app.api import sessions  # noqa: E402,F401
