@@ -32,6 +32,8 @@ def main() -> int:
     # A broadcast that outlived a previous server (a crash, kill -9) is taken over, or its
     # session closed with its recordings listed; only the server does this, never a CLI command.
     app.extensions["cunbo.live"].recover()
+    # Clips a previous server left half-made are queued again and redone (never listed as done).
+    app.extensions["cunbo.clips"].start()
     server = create_server(app, host=app.config["HOST"], port=app.config["PORT"], threads=app.config["SERVER_THREADS"])
     pending_hooks = list(app.extensions.get(SHUTDOWN_HOOKS, []))
 

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from catalog.models import Product, ProductChange
 from db import utcnow
-from live.models import LiveSession, Segment
+from live.clip_jobs import queue_clips
+from live.models import Clip, LiveSession, Segment
 from orders.models import Order
 from orders.services import SOLD_STATUSES
 
@@ -177,3 +178,9 @@ def session_report(session: Session, row: LiveSession, zone: ZoneInfo, now: date
     report["ended_at"] = row.ended_at.isoformat() if row.ended_at else None
     report["previous"] = previous_sessions(session, row, zone)
     return report
+
+
+def queue_session_clips(session: Session, row: LiveSession, limit_s: float) -> list[Clip]:
+    """Queue the session's clips, long segments trimmed to the part with most orders (the orders
+    live here, the cutting in :mod:`live.clip_jobs`). Raises :class:`live.clip_jobs.ClipsRefused`."""
+    return queue_clips(session, row, session_duration_s(row), [o.at_s for o in sold_orders(session, row)], limit_s)
