@@ -150,3 +150,26 @@ def test_a_cancelled_cut_kills_its_ffmpeg_and_leaves_no_clip(tmp_path, recording
                               tmp_path / "w.mp4", Control()),
                      tmp_path / "t.mp4", control)
     assert not (tmp_path / "t.mp4").exists()
+
+
+@pytest.mark.media
+def test_a_paused_cut_stops_its_ffmpeg_and_finishes_once_resumed(tmp_path, recording):
+    import threading
+
+    plan = ClipPlan(1, 1, 0.0, 20.0)
+    wide = cut_wide("ffmpeg", "ffprobe", plan, [RecordingFile(recording, 0.0)], tmp_path / "w.mp4", Control())
+    control = Control()
+    control.paused.set()  # a live is on
+    seen: list[float] = []
+    done: list[object] = []
+    worker = threading.Thread(target=lambda: done.append(
+        cut_vertical("ffmpeg", "ffprobe", plan, wide, tmp_path / "t.mp4", control, seen.append)))
+    worker.start()
+    time.sleep(1.5)
+    part = tmp_path / "t.mp4.part"
+    size = part.stat().st_size if part.exists() else 0
+    time.sleep(1.5)
+    assert (part.stat().st_size if part.exists() else 0) == size and not done, "nothing is written while paused"
+    control.paused.clear()
+    worker.join(60)
+    assert done and abs(duration(tmp_path / "t.mp4") - 20.0) <= 0.15
