@@ -45,9 +45,13 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def cut_all(recording: Path, out: Path, segments: int, segment_s: float) -> dict[str, tuple[float, float]]:
+def cut_all(recording: Path, out: Path, segments: int, segment_s: float,
+            control: Any = None) -> dict[str, tuple[float, float]]:
     """Cut every segment 16:9 then 9:16 → {"16:9": (wall s, CPU s), "9:16": (...)}."""
     from live.clips import ClipPlan, Control, CutResult, RecordingFile, cut_vertical, cut_wide
+
+    def steer() -> Control:
+        return control if control is not None else Control()
 
     out.mkdir(parents=True, exist_ok=True)
     files = [RecordingFile(recording, 0.0)]
@@ -57,11 +61,11 @@ def cut_all(recording: Path, out: Path, segments: int, segment_s: float) -> dict
     wides: list[CutResult] = []
     t0, c0 = time.monotonic(), _children_cpu()
     for plan in plans:
-        wides.append(cut_wide("ffmpeg", "ffprobe", plan, files, out / f"w{plan.seq}.mp4", Control()))
+        wides.append(cut_wide("ffmpeg", "ffprobe", plan, files, out / f"w{plan.seq}.mp4", steer()))
     figures["16:9"] = (time.monotonic() - t0, _children_cpu() - c0)
     t0, c0 = time.monotonic(), _children_cpu()
     for plan, wide in zip(plans, wides):
-        cut_vertical("ffmpeg", "ffprobe", plan, wide, out / f"t{plan.seq}.mp4", Control())
+        cut_vertical("ffmpeg", "ffprobe", plan, wide, out / f"t{plan.seq}.mp4", steer())
     figures["9:16"] = (time.monotonic() - t0, _children_cpu() - c0)
     return figures
 
@@ -102,6 +106,37 @@ def live_window(port: int, token: str, source: Path, seconds: float | None,
             "fps": (after["frames_out"] - before["frames_out"]) / elapsed, "result": result}
 
 
+def policy_window(port: int, token: str, source: Path, recording: Path, out: Path,
+                  args: argparse.Namespace, seconds: float = 60.0) -> dict[str, Any]:
+    """What the clip worker does: 9:16 cuts already running when a live starts are paused by a
+    watcher polling the live state each second (as ClipWorker._paused_while_live), resumed after."""
+    from live.clips import Cancelled, Control
+
+    control = Control()
+
+    def cut() -> None:
+        try:
+            cut_all(recording, out, args.segments, args.segment_s, control)
+        except Cancelled:
+            pass  # the end of the measured window
+
+    cutting = threading.Thread(target=cut, daemon=True)
+
+    def watch() -> None:
+        while not control.cancel.wait(1.0):
+            (control.paused.set if _status(port, token)["state"] != "idle" else control.paused.clear)()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    cutting.start()
+    watcher.start()
+    time.sleep(3.0)  # the 16:9 copies are done by now and a 9:16 re-encode is running
+    window = live_window(port, token, source, seconds)
+    control.cancel.set()  # the rest of the cutting is not measured
+    cutting.join(30)
+    watcher.join(5)
+    return window
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--segments", type=int, default=10)
@@ -139,6 +174,10 @@ def main() -> int:
                       f"(nice 19, beside a 720p30 live)", flush=True)
             print(f"live with cutting  {loaded['elapsed']:.0f} s: dropped {loaded['dropped']}, duplicated "
                   f"{loaded['duplicated']}, {loaded['fps']:.2f} fps (target 0 dropped)", flush=True)
+            policy = policy_window(port, token, source, recording, work / "policy", args)
+            print(f"live, worker policy {policy['elapsed']:.0f} s (cutting when the live started, SIGSTOPped within "
+                  f"1 s): dropped {policy['dropped']}, duplicated {policy['duplicated']}, {policy['fps']:.2f} fps",
+                  flush=True)
             quiet = live_window(port, token, source, loaded["elapsed"])
             print(f"live alone         {quiet['elapsed']:.0f} s: dropped {quiet['dropped']}, duplicated "
                   f"{quiet['duplicated']}, {quiet['fps']:.2f} fps", flush=True)

@@ -321,22 +321,30 @@ def cut_wide(ffmpeg: str, ffprobe: str, plan: ClipPlan, files: Sequence[Recordin
         if on_progress is not None:
             on_progress(min(1.0, (done + seconds) / total))
 
-    if len(pieces) == 1:
-        run_ffmpeg(copy_argv(ffmpeg, first.path, key, first.end_s - key, tmp), _deadline(total), control,
-                   f"clip {out.name}", report)
-    else:
-        parts: list[Path] = []
-        for i, piece in enumerate(pieces):
-            part = out.with_name(f"{out.name}.{i}.mkv")
-            run_ffmpeg(copy_argv(ffmpeg, piece.path, piece.start_s, piece.end_s - piece.start_s, part, "matroska"),
-                       _deadline(piece.end_s - piece.start_s), control, f"clip {out.name} piece {i}", report)
-            done += piece.end_s - piece.start_s
-            parts.append(part)
-        listing = out.with_name(out.name + ".txt")
-        listing.write_text("".join(f"file '{p.resolve()}'\n" for p in parts), encoding="utf-8")
-        run_ffmpeg(concat_argv(ffmpeg, listing, tmp), _deadline(total), control, f"clip {out.name} join")
-        for leftover in (*parts, listing):
+    made: list[Path] = [tmp]  # every file this cut writes, removed again if it does not finish
+    try:
+        if len(pieces) == 1:
+            run_ffmpeg(copy_argv(ffmpeg, first.path, key, first.end_s - key, tmp), _deadline(total), control,
+                       f"clip {out.name}", report)
+        else:
+            parts: list[Path] = []
+            for i, piece in enumerate(pieces):
+                part = out.with_name(f"{out.name}.{i}.mkv")
+                made.append(part)
+                run_ffmpeg(copy_argv(ffmpeg, piece.path, piece.start_s, piece.end_s - piece.start_s, part, "matroska"),
+                           _deadline(piece.end_s - piece.start_s), control, f"clip {out.name} piece {i}", report)
+                done += piece.end_s - piece.start_s
+                parts.append(part)
+            listing = out.with_name(out.name + ".txt")
+            made.append(listing)
+            listing.write_text("".join(f"file '{p.resolve()}'\n" for p in parts), encoding="utf-8")
+            run_ffmpeg(concat_argv(ffmpeg, listing, tmp), _deadline(total), control, f"clip {out.name} join")
+            for leftover in (*parts, listing):
+                leftover.unlink(missing_ok=True)
+    except BaseException:  # cancelled, failed or timed out: no half-made file is left behind
+        for leftover in made:
             leftover.unlink(missing_ok=True)
+        raise
     os.replace(tmp, out)
     return CutResult(out, real_start, plan.end_s, out.stat().st_size)
 
@@ -354,7 +362,11 @@ def cut_vertical(ffmpeg: str, ffprobe: str, plan: ClipPlan, wide: CutResult, out
         if on_progress is not None:
             on_progress(min(1.0, seconds / duration))
 
-    run_ffmpeg(vertical_argv(ffmpeg, wide.path, skip, duration, size, tmp, centre_x), _deadline(duration * 3),
-               control, f"clip {out.name}", report)
+    try:
+        run_ffmpeg(vertical_argv(ffmpeg, wide.path, skip, duration, size, tmp, centre_x), _deadline(duration * 3),
+                   control, f"clip {out.name}", report)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, out)
     return CutResult(out, plan.start_s, plan.end_s, out.stat().st_size)

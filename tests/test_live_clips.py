@@ -149,7 +149,7 @@ def test_a_cancelled_cut_kills_its_ffmpeg_and_leaves_no_clip(tmp_path, recording
                      cut_wide("ffmpeg", "ffprobe", ClipPlan(1, 1, 0.0, 20.0), [RecordingFile(recording, 0.0)],
                               tmp_path / "w.mp4", Control()),
                      tmp_path / "t.mp4", control)
-    assert not (tmp_path / "t.mp4").exists()
+    assert not (tmp_path / "t.mp4").exists() and not (tmp_path / "t.mp4.part").exists()
 
 
 @pytest.mark.media
