@@ -230,6 +230,9 @@ class ClipWorker:
         except ClipError as exc:
             log.warning("clip %s failed: %s (%s)", clip_id, exc, exc.detail)
             result, error = None, str(exc)
+        except Exception:  # no ffmpeg, a full disk, a bug: the clip fails, the worker goes on
+            log.exception("clip %s failed", clip_id)
+            result, error = None, N_("切片失败，请稍后重试")
         finally:
             with self._lock:
                 self._running = None

@@ -142,3 +142,20 @@ def test_clip_work_waits_while_a_live_runs(app, api_as, session, farmer, broadca
         assert wait_until(lambda: clips_of(api, row)[0]["state"] == "done", timeout=60, interval=0.3)
     finally:
         worker.stop()
+
+
+def test_a_clip_whose_recording_is_gone_fails_and_the_worker_goes_on(app, api_as, session, farmer, broadcast):
+    row, _ = broadcast
+    app.extensions["cunbo.clips"].stop()
+    api = api_as(farmer)
+    api.post(f"/api/sessions/{row.id}/clips")
+    session.execute(update(Recording).where(Recording.session_id == row.id).values(path="/nonexistent/live.mkv"))
+    session.commit()
+    worker = ClipWorker(app.extensions["cunbo.sessions"], Path(app.config["DATA_DIR"]) / "clips",
+                        app.config["STATION_ID"], lambda: "idle", poll_s=0.2)
+    worker.start()
+    try:
+        assert wait_until(lambda: all(c["state"] == "failed" for c in clips_of(api, row)), timeout=60, interval=0.3)
+    finally:
+        worker.stop()
+    assert clips_of(api, row)[0]["error"] == "切片失败：录像文件读不了"
