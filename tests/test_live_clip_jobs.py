@@ -159,3 +159,15 @@ def test_a_clip_whose_recording_is_gone_fails_and_the_worker_goes_on(app, api_as
     finally:
         worker.stop()
     assert clips_of(api, row)[0]["error"] == "切片失败：录像文件读不了"
+
+
+def test_only_a_coordinator_deletes_a_sessions_clips_and_their_files(api_as, session, farmer, broadcast):
+    row, _ = broadcast
+    api = api_as(farmer)
+    api.post(f"/api/sessions/{row.id}/clips")
+    assert wait_until(lambda: all(c["state"] == "done" for c in clips_of(api, row)), timeout=90, interval=0.5)
+    paths = [Path(c["path"]) for c in clips_of(api, row)]
+    assert api.delete(f"/api/sessions/{row.id}/clips").status_code == 403
+    coordinator = api_as(factories.user(session, "coordinator", "zhang"))
+    assert coordinator.delete(f"/api/sessions/{row.id}/clips").json == {"deleted": 4}
+    assert clips_of(api, row) == [] and not any(p.exists() for p in paths)
