@@ -56,3 +56,46 @@ def test_the_report_makes_clips_and_plays_one(page: Page, app, server_url, sessi
     page.screenshot(path=str(screenshot_dir / "report-1024x600.png"), full_page=True)
     page.emulate_media(media="print")
     page.screenshot(path=str(screenshot_dir / "report-print.png"), full_page=True)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # as above
+def test_after_a_short_live_the_report_has_its_bands_and_clips_that_play(page: Page, app, server_url, api_as,
+                                                                        session, flat_video, screenshot_dir):
+    import time
+
+    from tests.live_helpers import wait_until
+
+    host = factories.user(session, "farmer", "liu")
+    millet = factories.product(session, host, name="巨鹿小米", price_fen=1800, stock=50)
+    honey = factories.product(session, host, name="槐花蜂蜜", price_fen=4500, stock=20)
+    api = api_as(host)
+    started = api.post("/api/live/start", json={"video": str(flat_video), "audio": "none", "destinations": [],
+                                                "preset": "480p30"})
+    assert started.status_code == 201, started.json
+    session_id = started.json["session_id"]
+    assert wait_until(lambda: api.get("/api/live/status").json["state"] == "live")
+    api.post("/api/live/show", json={"product_id": millet.id})
+    time.sleep(4.5)
+    api.post("/api/live/show", json={"product_id": honey.id})
+    assert api.post("/api/orders", json={"product_id": honey.id, "quantity": 2, "buyer_name": "李四",
+                                         "buyer_phone": "13800138000", "address": "河北省邢台市巨鹿县",
+                                         "channel": "douyin", "session_id": session_id}).status_code == 201
+    time.sleep(4.5)
+    assert api.post("/api/live/stop").status_code == 200
+
+    page.set_viewport_size({"width": 1366, "height": 768})
+    browser_login(page, server_url, "liu")
+    page.goto(f"{server_url}/live/sessions/{session_id}")
+    page.get_by_role("link", name="直播复盘和商品切片").click()
+    expect(page.locator("svg.chart rect.band")).to_have_count(2)
+    expect(page.locator(".figures")).to_contain_text("¥90.00")
+    page.get_by_role("button", name="做切片").click()
+    expect(page.locator(".clip video")).to_have_count(4, timeout=90_000)
+    playing = page.evaluate("""async () => {
+        const v = document.querySelector('.clip.wide video');
+        v.muted = true; await v.play();
+        await new Promise(r => setTimeout(r, 1000));
+        return v.currentTime;
+    }""")
+    assert playing > 0.3
+    page.screenshot(path=str(screenshot_dir / "report-after-live-1366x768.png"), full_page=True)
