@@ -41,6 +41,8 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ("zh_CN", "en")
     VILLAGE_TIMEZONE = "Asia/Shanghai"
+    # Product segments longer than this are clipped to their best part (the stretch with most orders).
+    CLIP_LIMIT_S = 60.0
     # Forms are checked for CSRF by app.security, which exempts Bearer-token API calls.
     WTF_CSRF_CHECK_DEFAULT = False
     WTF_CSRF_TIME_LIMIT = None

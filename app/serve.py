@@ -39,6 +39,8 @@ def main() -> int:
     # Then the station's one broadcast scheduler (after recover: a planned live that outlived the
     # previous server is known again, so its plan still stops it at its end).
     app.extensions["cunbo.scheduler"].start()
+    # Clips a previous server left half-made are queued again and redone (never listed as done).
+    app.extensions["cunbo.clips"].start()
     server = create_server(app, host=app.config["HOST"], port=app.config["PORT"], threads=app.config["SERVER_THREADS"])
     pending_hooks = list(app.extensions.get(SHUTDOWN_HOOKS, []))
 

@@ -115,6 +115,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def start_server(url: str, data_dir: str, port: int, threads: int, timeout: float = 10.0) -> subprocess.Popen[bytes]:
+    """The bench server (:func:`serve`) in a subprocess, once it answers /healthz (or after ``timeout``)."""
+    server = subprocess.Popen([sys.executable, "-m", "bench.orders", "serve", "--url", url, "--data", data_dir,
+                               "--port", str(port), "--server-threads", str(threads)], cwd=ROOT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server
+
+
 def _prepare(url: str) -> tuple[str, int]:
     """Migrate, make a coordinator with a token, a product with plenty of stock and the bench table."""
     sys.path.insert(0, str(ROOT))

@@ -13,7 +13,12 @@ from capture import devices
 from live.destinations import DestinationError, mask_key, split_push_url
 
 # Two hours at the highest preset (2500 kbps video + 128 kbps audio) ≈ 2.4 GB; ask for 3 GB.
-DISK_NEED_MB = 3000
+RECORDING_NEED_MB = 3000
+# The clips cut after it (live/clips.py): at most 60 s per product segment; two hours with a
+# product on screen every ~4 min is 30 clips, 30 min of 16:9 copies at 2.6 Mbps (≈ 590 MB) plus
+# their 9:16 re-encodes (CRF 23 on a 396×704 crop, ≈ 40 % of that, ≈ 240 MB).
+CLIPS_NEED_MB = 900
+DISK_NEED_MB = RECORDING_NEED_MB + CLIPS_NEED_MB
 
 
 @dataclass(frozen=True)

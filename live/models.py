@@ -124,3 +124,38 @@ class HostProfile(Base):
     preset: Mapped[str] = mapped_column(String(16), default="720p30")
     layout: Mapped[str] = mapped_column(String(16), default="landscape")
     qr_text: Mapped[str] = mapped_column(String(255), default="")
+
+
+# A clip's life: queued, being cut, made, given up, or stopped by a person. Only ``done`` rows
+# have a file under their ``path``; a restart puts ``running`` rows back to ``pending``.
+CLIP_STATES = ("pending", "running", "done", "failed", "cancelled")
+
+
+class Clip(Base):
+    """One clip to cut from a session's recording: one product segment in one shape (16:9 or 9:16).
+
+    ``plan_start_s``/``plan_end_s`` are what was asked (the segment, or its best part when it was
+    longer than the limit); ``start_s``/``end_s`` are what the file holds once done (a 16:9 copy
+    starts on the keyframe at or before the plan, up to 2 s early).
+    """
+
+    __tablename__ = "clips"
+    __table_args__ = (UniqueConstraint("session_id", "product_id", "seq", "aspect"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("live_sessions.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    seq: Mapped[int] = mapped_column(Integer, default=1)
+    aspect: Mapped[str] = mapped_column(String(8))
+    plan_start_s: Mapped[float] = mapped_column(Float)
+    plan_end_s: Mapped[float] = mapped_column(Float)
+    trimmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    path: Mapped[str] = mapped_column(String(1024), default="")
+    start_s: Mapped[float | None] = mapped_column(Float, default=None)
+    end_s: Mapped[float | None] = mapped_column(Float, default=None)
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -5,6 +5,10 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, current_app
 
+from zoneinfo import ZoneInfo
+
+from capture.ffmpeg import find_ffprobe
+from live.clip_jobs import ClipWorker
 from live.service import LiveService
 
 bp = Blueprint("live", __name__, url_prefix="/live")
@@ -22,6 +26,19 @@ def init_app(app: Flask) -> None:
                           ffmpeg=app.config.get("FFMPEG"), media_dirs=tuple(app.config["MEDIA_DIRS"]))
     app.extensions["cunbo.live"] = service
     app.extensions.setdefault("cunbo.shutdown_hooks", []).append(service.shutdown)
+    # Clip export: one background thread, started when clips are queued (or by the server at
+    # start-up, to redo clips a previous server left half-made); paused while a live runs.
+    ffmpeg = app.config.get("FFMPEG") or "ffmpeg"
+    clips = ClipWorker(app.extensions["cunbo.sessions"], data_dir / "clips", app.config["STATION_ID"],
+                       lambda: str(service.status()["state"]), ffmpeg=ffmpeg,
+                       ffprobe=find_ffprobe(ffmpeg) or "ffprobe", zone=ZoneInfo(app.config["VILLAGE_TIMEZONE"]))
+    app.extensions["cunbo.clips"] = clips
+    app.extensions["cunbo.shutdown_hooks"].append(clips.stop)
+
+
+def clip_worker() -> ClipWorker:
+    """This app's clip worker."""
+    return current_app.extensions["cunbo.clips"]  # type: ignore[no-any-return]
 
 
 def live_service() -> LiveService:

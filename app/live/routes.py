@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
@@ -16,12 +18,14 @@ from app.database import get_db
 from app.home import HomeCard, register_card
 from app.i18n import N_
 from app.live import bp, live_service
+from app.live.report_chart import sales_chart
 from app.security import role_required
 from capture import devices
 from catalog import services as catalog
 from catalog.models import Product
 from orders.models import CHANNEL_LABELS
 from live import destinations as dest
+from orders.report import session_report
 from orders.services import session_totals
 from live.models import END_REASONS
 from live.service import LiveError, PreviewFull, visible_session
@@ -189,3 +193,23 @@ def session_page(session_id: int) -> ResponseReturnValue:
     playable = [r for r in row.recordings if Path(r.path).is_file()]
     return render_template("live/session.html", row=row, orders=orders, gmv=gmv, products=products,
                            end_reasons=END_REASONS, recordings=playable)
+
+
+@bp.get("/sessions/<int:session_id>/report")
+@role_required(*HOSTS)
+def report_page(session_id: int) -> ResponseReturnValue:
+    """The broadcast report (直播复盘): figures, the sales chart with on-screen bands, per product,
+    earlier broadcasts at the same time, and the clips with their progress, player and download."""
+    session = get_db()
+    row = visible_session(session, session_id, current_user)
+    if row is None:
+        abort(404)
+    report = session_report(session, row, ZoneInfo(current_app.config["VILLAGE_TIMEZONE"]))
+    for earlier in report["previous"]:
+        earlier["started"] = datetime.fromisoformat(earlier["started_at"])
+    chart = sales_chart(report, [(s.product_id, s.start_s, s.end_s) for s in row.segments])
+    recordings = [(Path(r.path).name, Path(r.path).stat().st_size if Path(r.path).is_file() else None)
+                  for r in row.recordings]
+    return render_template("live/report.html", row=row, report=report, chart=chart, recordings=recordings,
+                           end_reasons=END_REASONS, may_delete=current_user.role in (COORDINATOR, ADMIN),
+                           clip_limit=int(current_app.config["CLIP_LIMIT_S"]))

@@ -1,0 +1,192 @@
+"""Clip cutting cost, and what it does to a live running at the same time. Prints figures.
+
+    .venv/bin/python -m bench.clips [--segments 10] [--segment-s 30]
+
+1. A 720p30 Matroska recording like the encoder's (H.264 with a keyframe every 2 s, AAC), long
+   enough for ``--segments`` segments of ``--segment-s`` seconds with gaps between them.
+2. Idle machine: wall time and CPU (user+system of the ffmpeg children) to cut every segment as a
+   16:9 stream copy, then as a 9:16 re-encode (libx264 veryfast, from the 16:9 clips), exactly as
+   the clip worker does (``nice -n 19``).
+3. A real 720p30 live (the server as ``app.serve`` runs it, a camera-like noisy 720p30 file,
+   recording on) for the same cutting, and the frames it dropped and duplicated while it ran
+   (target 0), against the same live with no clip work for the same length of time.
+
+The clip worker itself does not cut while a live runs (it waits and SIGSTOPs a running cut), so
+step 3 measures the worse case: a cut left running at the lowest CPU priority.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_recording(path: Path, seconds: float) -> Path:
+    """720p30 testsrc2 with light noise (so the re-encode has real work), GOP 2 s, AAC, Matroska."""
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", f"testsrc2=s=1280x720:r=30:d={seconds},noise=alls=8:allf=t+u",
+                    "-f", "lavfi", "-i", f"sine=f=440:r=48000:d={seconds}",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "60", "-keyint_min", "60",
+                    "-sc_threshold", "0", "-b:v", "2500k", "-c:a", "aac", "-f", "matroska", str(path)],
+                   check=True, timeout=1800)
+    return path
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cut_all(recording: Path, out: Path, segments: int, segment_s: float,
+            control: Any = None) -> dict[str, tuple[float, float]]:
+    """Cut every segment 16:9 then 9:16 → {"16:9": (wall s, CPU s), "9:16": (...)}."""
+    from live.clips import ClipPlan, Control, CutResult, RecordingFile, cut_vertical, cut_wide
+
+    def steer() -> Control:
+        return control if control is not None else Control()
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = [RecordingFile(recording, 0.0)]
+    plans = [ClipPlan(1, i + 1, round(5.0 + i * (segment_s + 1.3), 3), round(5.0 + i * (segment_s + 1.3) + segment_s, 3))
+             for i in range(segments)]
+    figures: dict[str, tuple[float, float]] = {}
+    wides: list[CutResult] = []
+    t0, c0 = time.monotonic(), _children_cpu()
+    for plan in plans:
+        wides.append(cut_wide("ffmpeg", "ffprobe", plan, files, out / f"w{plan.seq}.mp4", steer()))
+    figures["16:9"] = (time.monotonic() - t0, _children_cpu() - c0)
+    t0, c0 = time.monotonic(), _children_cpu()
+    for plan, wide in zip(plans, wides):
+        cut_vertical("ffmpeg", "ffprobe", plan, wide, out / f"t{plan.seq}.mp4", steer())
+    figures["9:16"] = (time.monotonic() - t0, _children_cpu() - c0)
+    return figures
+
+
+def _status(port: int, token: str) -> dict[str, Any]:
+    from bench.live_load import _api
+
+    return dict(_api(port, token, "GET", "/api/live/status")[1])
+
+
+def live_window(port: int, token: str, source: Path, seconds: float | None,
+                work: Any = None) -> dict[str, float]:
+    """Start a 720p30 live, let it settle 2 s, then either run ``work()`` or wait ``seconds``;
+    → dropped, duplicated, fps over that window."""
+    from bench.live_load import _api
+
+    code, answer = _api(port, token, "POST", "/api/live/start",
+                        {"video": str(source), "audio": "none", "preset": "720p30", "destinations": [], "record": True})
+    assert code == 201, answer
+    try:
+        deadline = time.monotonic() + 20
+        while _status(port, token)["state"] != "live":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the live did not start")
+            time.sleep(0.2)
+        time.sleep(2.0)
+        before, t0 = _status(port, token), time.monotonic()
+        result: Any = None
+        if work is not None:
+            result = work()
+        else:
+            threading.Event().wait(seconds or 0.0)
+        after, elapsed = _status(port, token), time.monotonic() - t0
+    finally:
+        _api(port, token, "POST", "/api/live/stop")
+    return {"elapsed": elapsed, "dropped": after["dropped"] - before["dropped"],
+            "duplicated": after["duplicated"] - before["duplicated"],
+            "fps": (after["frames_out"] - before["frames_out"]) / elapsed, "result": result}
+
+
+def policy_window(port: int, token: str, source: Path, recording: Path, out: Path,
+                  args: argparse.Namespace, seconds: float = 60.0) -> dict[str, Any]:
+    """What the clip worker does: 9:16 cuts already running when a live starts are paused by a
+    watcher polling the live state each second (as ClipWorker._paused_while_live), resumed after."""
+    from live.clips import Cancelled, Control
+
+    control = Control()
+
+    def cut() -> None:
+        try:
+            cut_all(recording, out, args.segments, args.segment_s, control)
+        except Cancelled:
+            pass  # the end of the measured window
+
+    cutting = threading.Thread(target=cut, daemon=True)
+
+    def watch() -> None:
+        while not control.cancel.wait(1.0):
+            (control.paused.set if _status(port, token)["state"] != "idle" else control.paused.clear)()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    cutting.start()
+    watcher.start()
+    time.sleep(3.0)  # the 16:9 copies are done by now and a 9:16 re-encode is running
+    window = live_window(port, token, source, seconds)
+    control.cancel.set()  # the rest of the cutting is not measured
+    cutting.join(30)
+    watcher.join(5)
+    return window
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--segments", type=int, default=10)
+    parser.add_argument("--segment-s", type=float, default=30.0)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from bench.live_load import _api
+    from bench.orders import _free_port, _prepare, start_server
+    from bench.pipeline import SOURCES, make_source
+
+    with tempfile.TemporaryDirectory(prefix="cunbo-bench-clips-") as tmp:
+        work = Path(tmp)
+        length = 5.0 + args.segments * (args.segment_s + 1.3) + 5.0
+        t0 = time.monotonic()
+        recording = make_recording(work / "recording.mkv", length)
+        print(f"recording    720p30, {length:.0f} s, {recording.stat().st_size / 1e6:.0f} MB, "
+              f"made in {time.monotonic() - t0:.0f} s", flush=True)
+
+        idle = cut_all(recording, work / "idle", args.segments, args.segment_s)
+        for aspect, (wall, cpu) in idle.items():
+            print(f"idle   {aspect}  {args.segments} × {args.segment_s:.0f} s: {wall:6.1f} s wall, {cpu:6.1f} CPU-s "
+                  f"({wall / args.segments:.2f} s per clip)", flush=True)
+
+        (work / "media").mkdir()
+        source = make_source(work / "media" / "camera-like.mp4", SOURCES["noisy"])
+        url = f"sqlite:///{tmp}/bench.db"
+        token, _product = _prepare(url)
+        port = _free_port()
+        server = start_server(url, tmp, port, 8)
+        try:
+            loaded = live_window(port, token, source, None,
+                                 lambda: cut_all(recording, work / "live", args.segments, args.segment_s))
+            for aspect, (wall, cpu) in loaded["result"].items():
+                print(f"live   {aspect}  {args.segments} × {args.segment_s:.0f} s: {wall:6.1f} s wall, {cpu:6.1f} CPU-s "
+                      f"(nice 19, beside a 720p30 live)", flush=True)
+            print(f"live with cutting  {loaded['elapsed']:.0f} s: dropped {loaded['dropped']}, duplicated "
+                  f"{loaded['duplicated']}, {loaded['fps']:.2f} fps (target 0 dropped)", flush=True)
+            policy = policy_window(port, token, source, recording, work / "policy", args)
+            print(f"live, worker policy {policy['elapsed']:.0f} s (cutting when the live started, SIGSTOPped within "
+                  f"1 s): dropped {policy['dropped']}, duplicated {policy['duplicated']}, {policy['fps']:.2f} fps",
+                  flush=True)
+            quiet = live_window(port, token, source, loaded["elapsed"])
+            print(f"live alone         {quiet['elapsed']:.0f} s: dropped {quiet['dropped']}, duplicated "
+                  f"{quiet['duplicated']}, {quiet['fps']:.2f} fps", flush=True)
+        finally:
+            _api(port, token, "POST", "/api/live/stop")
+            server.terminate()
+            server.wait(timeout=20)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
