@@ -23,8 +23,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -318,3 +319,88 @@ class Recognizer:
 def vote_summary(checks: Sequence[Match | None]) -> Counter[int]:
     """How many checks each product won (for benches and logs)."""
     return Counter(m.product_id for m in checks if m is not None)
+
+
+CHECK_INTERVAL_S = 0.25  # four checks a second: a product is confirmed ~0.5 s after it appears
+FrameSource = Callable[[], np.ndarray | None]  # a grayscale frame, or None when there is none
+
+
+class RecognitionLoop:
+    """The recognizer on its own thread beside the pipeline (never in the frame loop): a check
+    every ``interval`` seconds on the newest source frame, only between :meth:`start` and
+    :meth:`stop`. The catalog may change any time; the index is rebuilt on this thread, with photo
+    features taken from the cache unless a photo changed."""
+
+    def __init__(self, frames: FrameSource, interval: float = CHECK_INTERVAL_S) -> None:
+        self._frames = frames
+        self._interval = interval
+        self._cache = FeatureCache()
+        self._lock = threading.Lock()
+        self._catalog: dict[int, list[str]] = {}
+        self._catalog_version = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._recognizer: Recognizer | None = None
+        self.current: Match | None = None
+        self.checks = 0
+        self.check_s = 0.0  # wall seconds spent checking (bench: per check = check_s / checks)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def set_catalog(self, catalog: Mapping[int, Sequence[str]]) -> None:
+        """Products to look for (id → photo paths); takes effect at the next check."""
+        with self._lock:
+            self._catalog = {int(k): [str(p) for p in v] for k, v in catalog.items()}
+            self._catalog_version += 1
+
+    def start(self) -> None:
+        if self.running:
+            return
+        # A stop event per thread: a thread still finishing a check after stop() never resumes.
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(self._stop,), name="cunbo-recognition", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop checking (the thread ends after its current check, at most ``timeout`` waited)."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("recognition thread still busy after %.1f s; it ends after its check", timeout)
+        self.current = None
+
+    def status(self) -> dict[str, object] | None:
+        """What is recognised now, JSON-ready: product id, score, box centre and inliers, or None."""
+        match = self.current
+        if match is None or not self.running:
+            return None
+        return {"product_id": match.product_id, "score": match.score, "position": list(match.centre),
+                "inliers": match.inliers}
+
+    def _run(self, stop: threading.Event) -> None:
+        built = -1
+        while not stop.wait(self._interval):
+            with self._lock:
+                version, catalog = self._catalog_version, self._catalog
+            if version != built:
+                self._recognizer = Recognizer(CatalogIndex.build(catalog, self._cache))
+                self.current, built = None, version
+                continue  # building may have taken a while: check the stop before a frame
+            recognizer = self._recognizer
+            frame = self._frames()
+            if recognizer is None or frame is None:
+                continue
+            started = time.perf_counter()
+            try:
+                match = recognizer.feed(frame)
+            except cv2.error:
+                log.warning("recognition check failed", exc_info=True)
+                match = None
+            if not stop.is_set():
+                self.current = match
+            self.check_s += time.perf_counter() - started
+            self.checks += 1

@@ -3,14 +3,19 @@ product that is not there (nothing on screen, or a product that is not in the ca
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from capture.overlay import OverlayScene
 from capture.recognition import CatalogIndex, FeatureCache, Recognizer, _plausible
+from capture.settings import CaptureSettings
+from capture.worker import Worker
 from tests import recognition_video as rv
 
 FPS = 12
@@ -92,3 +97,31 @@ def test_unreadable_or_blank_photos_are_left_out(tmp_path: Path) -> None:
 def test_a_projected_box_must_look_like_a_product(corners: list[tuple[int, int]], ok: bool) -> None:
     box = np.array(corners, np.float32).reshape(-1, 1, 2)
     assert _plausible(box, (300, 400), (360, 640)) is ok
+
+
+@pytest.mark.media
+def test_the_broadcast_worker_recognises_beside_the_pipeline_only_while_on(
+        tmp_path: Path, media_dir: Path, capture_settings: Callable[..., CaptureSettings]) -> None:
+    catalog = rv.write_catalog(tmp_path / "photos", products=3)
+    video = media_dir / "recognition-short.avi"
+    rv.render(video, fps=12, script=[rv.Stretch(None, 1.0), rv.Stretch(1, 20.0)])
+    worker = Worker.spawn(tmp_path / "live", "rec", capture_settings(video=str(video)), OverlayScene())
+    try:
+        worker.wait_opened(15.0, threading.Event())
+        assert worker.request("status")["status"]["recognized"] is None
+        assert worker.request("recognition", {"on": True, "catalog": catalog})["on"] is True
+        deadline = time.monotonic() + 10.0
+        recognized = None
+        while recognized is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            recognized = worker.request("status")["status"]["recognized"]
+        assert recognized is not None and recognized["product_id"] == 2, recognized
+        assert 0.5 <= recognized["score"] <= 1.0
+        assert all(0.0 < v < 1.0 for v in recognized["position"])
+        status = worker.request("status")["status"]
+        assert status["dropped"] == 0, status
+        assert worker.request("recognition", {"on": False})["on"] is False
+        assert worker.request("status")["status"]["recognized"] is None
+    finally:
+        worker.stop()
+        worker.remove_files()
