@@ -350,10 +350,12 @@ class RecognitionLoop:
         return self._thread is not None and self._thread.is_alive()
 
     def set_catalog(self, catalog: Mapping[int, Sequence[str]]) -> None:
-        """Products to look for (id → photo paths); takes effect at the next check."""
+        """Products to look for (id → photo paths); a changed catalog takes effect at the next check."""
+        new = {int(k): [str(p) for p in v] for k, v in catalog.items()}
         with self._lock:
-            self._catalog = {int(k): [str(p) for p in v] for k, v in catalog.items()}
-            self._catalog_version += 1
+            if new != self._catalog:  # the same catalog sent again keeps the index (a photo
+                self._catalog = new   # replaced in place is a new file name: a new catalog)
+                self._catalog_version += 1
 
     def start(self) -> None:
         if self.running:

@@ -51,6 +51,7 @@ class OverlayBody(BaseModel):
     countdown_s: int | None = None
     cancel_countdown: bool = False
     layout: Literal["landscape", "portrait"] | None = None
+    recognition: Literal["off", "suggest", "follow"] | None = None
 
 
 class ChecklistBody(BaseModel):
@@ -120,7 +121,8 @@ def live_show() -> ResponseReturnValue:
 @bp.post("/live/overlay")
 @role_required(*HOSTS)
 def live_overlay() -> ResponseReturnValue:
-    """Flash-sale countdown, promotional price on/off, QR code on/off, landscape or portrait."""
+    """Flash-sale countdown, promotional price on/off, QR code on/off, landscape or portrait, and
+    product recognition off / suggest / follow."""
     body = load_body(OverlayBody)
     try:
         if body.layout is not None:
