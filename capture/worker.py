@@ -183,6 +183,9 @@ class BroadcastWorker:
         status: dict[str, Any] = supervisor.status() if supervisor is not None else {"state": "starting"}
         width, height = self.settings.output_size
         status["recognized"] = self.recognition.status()
+        loop = self.recognition
+        status["recognition"] = {"on": loop.running, "checks": loop.checks,
+                                 "check_ms": round(1000 * loop.check_s / loop.checks, 1) if loop.checks else None}
         return {"status": status, "phase": self.phase, "recordings": list(self.recordings),
                 "layout": self.settings.layout, "size": [width, height], "pid": os.getpid()}
 

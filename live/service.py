@@ -553,6 +553,7 @@ class LiveService:
                 # The console says so when the card was switched by recognition, not by a tap.
                 "followed": dict(live.followed) if live.followed else None,
                 "manual_hold_s": round(max(0.0, MANUAL_WINS_S - (time.monotonic() - live.manual_at)), 1),
+                "check_ms": (stats.get("recognition") or {}).get("check_ms"),  # the worker's mean per check
             },
         )
         stats.setdefault("recording", live.recordings[-1] if live.recordings else None)
