@@ -38,11 +38,11 @@ def api(api_as, farmer):
     return api_as(farmer)
 
 
-@pytest.fixture
-def products(app, session, farmer, tmp_path):
-    """Three of the farmer's products with catalog photos (video products 0, 1 and one unseen)."""
+def products_with_photos(app, session, farmer, folder: Path) -> list[int]:
+    """Three of the farmer's products with catalog photos: video products 0 and 1 (槐花蜂蜜,
+    土鸡蛋) and one the video never shows (黑木耳), added by the coordinator."""
     coordinator = factories.user(session, "coordinator")
-    photos = rv.write_catalog(tmp_path / "photos", products=3)
+    photos = rv.write_catalog(folder, products=3)
     made = []
     for i, name in enumerate(["槐花蜂蜜", "土鸡蛋", "黑木耳"]):
         product = factories.product(session, farmer, name=name, stock=20)
@@ -50,6 +50,11 @@ def products(app, session, farmer, tmp_path):
         made.append(product.id)
     session.commit()
     return made
+
+
+@pytest.fixture
+def products(app, session, farmer, tmp_path):
+    return products_with_photos(app, session, farmer, tmp_path / "photos")
 
 
 def start(api, video: Path):
