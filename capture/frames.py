@@ -95,6 +95,11 @@ class FrameBuffer:
                 self._frames.appendleft(chosen)
             return chosen
 
+    def newest(self) -> SourceFrame | None:
+        """The newest frame published, without taking it (for the recognizer beside the loop)."""
+        with self._lock:
+            return self._frames[-1] if self._frames else None
+
     def clear(self) -> None:
         """Forget every frame (after the source was lost: never show a stale picture again)."""
         with self._lock:

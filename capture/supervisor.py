@@ -233,6 +233,14 @@ class Supervisor:
         frame = self._latest
         return i420_to_bgr(frame) if frame is not None else None
 
+    def source_gray(self) -> np.ndarray | None:
+        """The newest source frame's luma plane (a view of the I420 frame: grayscale for free,
+        no overlay on it), or None while the source gives no picture. Never blocks the loop."""
+        if self._source_state not in ("ok", "ended"):
+            return None
+        frame = self._buffer.newest()
+        return frame.image[: self.size[1]] if frame is not None else None
+
     def mjpeg_frames(self) -> Generator[bytes, None, None]:
         """JPEG preview frames (≤ preview_fps, scaled down); encoding runs only while at least one
         such generator is being iterated. Close the generator to unsubscribe."""

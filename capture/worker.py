@@ -37,6 +37,7 @@ from pydantic import ValidationError
 from capture.channel import ChannelError, ChannelServer, WorkerRefused, request, stream
 from capture.errors import CaptureError
 from capture.overlay import OverlayScene
+from capture.recognition import RecognitionLoop
 from capture.process import command_line, detached_popen_kwargs, kill_group, pid_alive
 from capture.settings import CaptureSettings
 from capture.supervisor import Supervisor
@@ -107,10 +108,12 @@ class BroadcastWorker:
         self.done = threading.Event()
         self._op = threading.Lock()  # one stop or layout switch at a time
         self._files = threading.Lock()
+        # Reads whichever supervisor runs now, so a layout switch (a new supervisor) carries on.
+        self.recognition = RecognitionLoop(self._recognition_frame)
         self.server = ChannelServer(
             str(spec["token"]),
             handlers={"hello": self._hello, "status": self._status, "scene": self._scene,
-                      "layout": self._layout, "stop": self._stop},
+                      "layout": self._layout, "stop": self._stop, "recognition": self._recognition},
             streams={"preview": self._preview, "snapshot": self._snapshot},
         )
 
@@ -142,6 +145,7 @@ class BroadcastWorker:
         return supervisor
 
     def _finish(self) -> None:
+        self.recognition.stop()
         with self._op:
             self._stop_supervisor(SUPERVISOR_STOP_S)
             if self.phase != "failed":
@@ -176,8 +180,12 @@ class BroadcastWorker:
 
     def _status(self, _msg: dict[str, Any]) -> dict[str, Any]:
         supervisor = self.supervisor
-        status = supervisor.status() if supervisor is not None else {"state": "starting"}
+        status: dict[str, Any] = supervisor.status() if supervisor is not None else {"state": "starting"}
         width, height = self.settings.output_size
+        status["recognized"] = self.recognition.status()
+        loop = self.recognition
+        status["recognition"] = {"on": loop.running, "checks": loop.checks,
+                                 "check_ms": round(1000 * loop.check_s / loop.checks, 1) if loop.checks else None}
         return {"status": status, "phase": self.phase, "recordings": list(self.recordings),
                 "layout": self.settings.layout, "size": [width, height], "pid": os.getpid()}
 
@@ -196,6 +204,25 @@ class BroadcastWorker:
         shown = supervisor.wait_scene_out(version, timeout=1.0)
         return {"version": version, "shown_after_s": None if shown is None else shown - received,
                 "frames_late": supervisor.scene_frames - frames_before}
+
+    def _recognition_frame(self) -> Any:
+        supervisor = self.supervisor
+        return supervisor.source_gray() if supervisor is not None else None
+
+    def _recognition(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """``{"on": bool, "catalog": {product id: [photo paths]}}``: look for these products in
+        the picture (a few checks a second on a thread of their own), or stop looking."""
+        catalog = msg.get("catalog")
+        if isinstance(catalog, dict):
+            try:
+                self.recognition.set_catalog({int(k): [str(p) for p in v] for k, v in catalog.items()})
+            except (TypeError, ValueError) as exc:
+                raise CaptureError("商品照片清单不对", f"bad recognition catalog: {exc}") from exc
+        if msg.get("on"):
+            self.recognition.start()
+        else:
+            self.recognition.stop(timeout=0.5)
+        return {"on": self.recognition.running}
 
     def _layout(self, msg: dict[str, Any]) -> dict[str, Any]:
         """Restart the pipeline at the new picture size; the old layout comes back if it fails."""

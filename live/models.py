@@ -82,6 +82,10 @@ class Segment(Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     start_s: Mapped[float] = mapped_column(Float)
     end_s: Mapped[float | None] = mapped_column(Float, default=None)
+    # Where recognition found the product: its box centre as shares of the frame (0–1), so that a
+    # 9:16 clip of this stretch can be centred on it. None when nothing was recognised.
+    position_x: Mapped[float | None] = mapped_column(Float, default=None)
+    position_y: Mapped[float | None] = mapped_column(Float, default=None)
 
     session: Mapped[LiveSession] = relationship(back_populates="segments")
 

@@ -54,6 +54,7 @@ from catalog import changes
 from catalog import services as catalog
 from catalog.errors import ProductNotFound
 from catalog.models import Product
+from catalog.photos import photo_path
 from db import N_, utcnow
 from live.models import LiveSession, Recording, Segment
 
@@ -73,6 +74,15 @@ MISSES_BEFORE_KILL = 3  # status requests in a row without an answer: the worker
 RESTART_ATTEMPTS = 5  # worker restarts in a row that fail before the session is ended
 PREVIEW_VIEWERS = 4  # in total: each holds a request thread of the web server
 PREVIEW_VIEWERS_PER_USER = 2
+RECOGNITION_MODES = ("off", "suggest", "follow")
+# After the host taps a card (or takes it off), follow mode leaves the card alone this long: the
+# farmer is talking about what they chose, even if another product is in the picture.
+MANUAL_WINS_S = 20.0
+# Follow mode switches only on a match this sure (capture.recognition.Match.score: 0.5 is a match
+# just past the inlier threshold with a 2x lead; 0.6 wants ~20 % more inliers than that). Suggest
+# mode shows any confirmed match: the host decides.
+FOLLOW_MIN_SCORE = 0.6
+RECOGNITION_TIMEOUT_S = 1.0
 
 
 class LiveError(Exception):
@@ -120,6 +130,11 @@ class _Live:
     last_heartbeat: float = 0.0
     last_safety: float = 0.0
     scene_stale: bool = False
+    recognition: str = "off"  # off / suggest / follow, for this broadcast
+    recognition_stale: bool = False  # the worker has not been told the mode and catalog yet
+    recognized: dict[str, Any] | None = None  # the worker's last confirmed match, while on
+    manual_at: float = float("-inf")  # time.monotonic() of the host's last tap on a card
+    followed: dict[str, Any] | None = None  # the last switch recognition made: product, when
 
 
 # Where a broadcast may take its picture from. Files only from the media folders, URLs only of
@@ -228,6 +243,7 @@ class LiveService:
         media_dirs: tuple[Path, ...] = (),
     ) -> None:
         self._sessions = sessions
+        self._data_dir = data_dir
         self._media_dirs = (data_dir / "media", *media_dirs)
         self._workers_dir = data_dir / "live"
         self._recording_dir = data_dir / "recordings"
@@ -418,13 +434,18 @@ class LiveService:
 
     # -- what is on the video ---------------------------------------------------------------
 
-    def show(self, product_id: int, viewer: User | None = None) -> OverlayScene:
+    def show(self, product_id: int, viewer: User | None = None, *, position: tuple[float, float] | None = None,
+             manual: bool = True) -> OverlayScene:
         """Put a product's card on the video, starting a new segment (committed first).
 
-        Raises :class:`NotLive`, or :class:`UnknownProduct` when it does not exist or (for a
-        farmer ``viewer``) is not theirs.
+        ``position`` is where recognition found the product (shares of the frame), kept on the
+        segment; ``manual`` (a tap) holds follow mode off for :data:`MANUAL_WINS_S`. Raises
+        :class:`NotLive`, or :class:`UnknownProduct` when it does not exist or (for a farmer
+        ``viewer``) is not theirs.
         """
         live = self._require_live(viewer)
+        if manual:
+            live.manual_at = time.monotonic()
         with self._screen, self._sessions() as session:
             try:
                 product = catalog.get_product(session, product_id, viewer=viewer)
@@ -434,8 +455,9 @@ class LiveService:
             if row.product_id != product_id:
                 now = utcnow()
                 self._close_segment(session, live, now)
+                x, y = position if position is not None else (None, None)
                 session.add(Segment(session_id=live.session_id, product_id=product_id,
-                                    start_s=round(_elapsed(live.started_at, now), 3)))
+                                    start_s=round(_elapsed(live.started_at, now), 3), position_x=x, position_y=y))
                 row.product_id = product_id
                 row.show_promo = product.price_at(now) != product.price_fen
                 row.countdown_ends_at = None
@@ -446,6 +468,7 @@ class LiveService:
     def hide_product(self, actor: User | None = None) -> OverlayScene:
         """Take the product card off the video (the host talks about something else)."""
         live = self._require_live(actor)
+        live.manual_at = time.monotonic()
         with self._screen, self._sessions() as session:
             row = self._row(session, live)
             self._close_segment(session, live, utcnow())
@@ -462,13 +485,21 @@ class LiveService:
         qr_text: str | None = None,
         countdown_s: int | None = None,
         cancel_countdown: bool = False,
+        recognition: str | None = None,
         actor: User | None = None,
     ) -> OverlayScene:
-        """Change the overlay controls. Raises :class:`NotLive`, or :class:`LiveError` for a
-        countdown outside 10–300 s or without a product on the video."""
+        """Change the overlay controls and the recognition mode (off / suggest / follow). Raises
+        :class:`NotLive`, or :class:`LiveError` for a countdown outside 10–300 s or without a
+        product on the video, or an unknown recognition mode."""
         live = self._require_live(actor)
         if countdown_s is not None and not COUNTDOWN_MIN_S <= countdown_s <= COUNTDOWN_MAX_S:
             raise LiveError(N_("倒计时要在 10–300 秒之间"))
+        if recognition is not None:
+            if recognition not in RECOGNITION_MODES:
+                raise LiveError(N_("认商品只能选：关闭、提示或自动跟随"))
+            if recognition != live.recognition:
+                live.recognition, live.recognized = recognition, None
+                self._send_recognition(live)
         with self._screen, self._sessions() as session:
             row = self._row(session, live)
             if show_promo is not None:
@@ -531,7 +562,7 @@ class LiveService:
         if live is None:
             return {"state": state if state == "starting" else "idle", "session_id": None, "fps": 0.0,
                     "frames_out": 0, "dropped": 0, "duplicated": 0, "product_id": None, "recording": None,
-                    "destinations": []}
+                    "destinations": [], "recognized": None}
         stats = dict(live.status)
         worker_state = stats.get("state") or "starting"
         if live.worker is None and state != "stopping":
@@ -553,6 +584,15 @@ class LiveService:
                 "qr": scene.qr_text is not None,
                 "qr_text": scene.qr_text or "",
                 "countdown_left_s": countdown_left(scene.countdown_ends_at),
+                "recognition": live.recognition,
+            },
+            recognized=self._recognized(live),
+            recognition={
+                "mode": live.recognition,
+                # The console says so when the card was switched by recognition, not by a tap.
+                "followed": dict(live.followed) if live.followed else None,
+                "manual_hold_s": round(max(0.0, MANUAL_WINS_S - (time.monotonic() - live.manual_at)), 1),
+                "check_ms": (stats.get("recognition") or {}).get("check_ms"),  # the worker's mean per check
             },
         )
         stats.setdefault("recording", live.recordings[-1] if live.recordings else None)
@@ -671,6 +711,12 @@ class LiveService:
         self._add_recordings(live, [str(p) for p in answer.get("recordings") or []])
         if live.scene_stale:
             self._push_scene(live)
+        if live.recognition_stale:
+            self._send_recognition(live)
+        recognized = live.status.pop("recognized", None)
+        live.recognized = recognized if live.recognition != "off" and isinstance(recognized, dict) else None
+        if live.recognition == "follow":
+            self._follow(live)
         if now - live.last_heartbeat >= HEARTBEAT_S:
             live.last_heartbeat = now
             with self._sessions() as session:
@@ -679,6 +725,8 @@ class LiveService:
                 session.commit()
         if now - live.last_safety >= SAFETY_NET_S:
             live.last_safety = now
+            if live.recognition != "off":
+                self._send_recognition(live)  # photos added or changed since; the worker keeps its index if not
             before = live.scene
             if self._push_scene(live, only_if_changed=True) != before:
                 log.info("the on-screen product changed elsewhere; card updated")
@@ -728,6 +776,7 @@ class LiveService:
                     self._close(live, [], end_reason="restart_failed")
                 return
             live.worker, live.scene, live.misses, live.restart_failures = worker, scene, 0, 0
+            live.recognition_stale = live.recognition != "off"
             self._add_recordings(live, worker.recordings())
             log.info("live session %s continues in worker %s (pid %s)", live.session_id, key, worker.pid)
         finally:
@@ -796,6 +845,69 @@ class LiveService:
                 log.warning("scene not delivered to the worker (%s); retrying", exc.en)
             return scene
 
+    def _recognition_catalog(self, live: _Live) -> dict[int, list[str]]:
+        """Product id → photo files of what this host may show (a farmer: their own active
+        products; a coordinator or admin hosting: every active product)."""
+        with self._sessions() as session:
+            host = session.get(User, live.host_id)
+            query = select(Product).where(Product.active.is_(True))
+            if host is None or host.role == FARMER:
+                query = query.where(Product.farmer_id == live.host_id)
+            catalog: dict[int, list[str]] = {}
+            for product in session.scalars(query):
+                paths = [photo_path(self._data_dir, photo.stem) for photo in product.photos]
+                if existing := [str(p) for p in paths if p.exists()]:
+                    catalog[product.id] = existing
+            return catalog
+
+    def _send_recognition(self, live: _Live) -> None:
+        """Tell the worker the mode (on or off) and the catalog; retried by the monitor on failure."""
+        worker = live.worker
+        on = live.recognition != "off"
+        payload: dict[str, Any] = {"on": on}
+        try:
+            if on:
+                payload["catalog"] = {str(k): v for k, v in self._recognition_catalog(live).items()}
+            if worker is None:
+                raise ChannelError("直播程序还没准备好", "no worker")
+            worker.request("recognition", payload, timeout=RECOGNITION_TIMEOUT_S)
+            live.recognition_stale = False
+        except CaptureError as exc:
+            live.recognition_stale = True
+            log.warning("recognition mode not delivered to the worker (%s); retrying", exc.en)
+
+    @staticmethod
+    def _recognized(live: _Live) -> dict[str, Any] | None:
+        """The API's ``recognized``: {"product_id", "score"} of a confirmed match, else None."""
+        match = live.recognized
+        if match is None or live.recognition == "off":
+            return None
+        return {"product_id": match.get("product_id"), "score": match.get("score")}
+
+    def _follow(self, live: _Live) -> None:
+        """Follow mode: put the recognised product on the card (through :meth:`show`, so the
+        segment is committed first) — never on a weak match, never within :data:`MANUAL_WINS_S`
+        of a tap, and never a product this host may not show (the catalog sent is theirs)."""
+        match = live.recognized
+        if match is None or not isinstance(match.get("product_id"), int):
+            return
+        product_id = int(match["product_id"])
+        if product_id == live.product_id or float(match.get("score") or 0.0) < FOLLOW_MIN_SCORE:
+            return
+        if time.monotonic() - live.manual_at < MANUAL_WINS_S:
+            return
+        position = match.get("position")
+        at = (float(position[0]), float(position[1])) if isinstance(position, list) and len(position) == 2 else None
+        before, live.followed = live.followed, {"product_id": product_id, "elapsed_s": round(_elapsed(live.started_at), 1)}
+        try:  # ``followed`` first: a status read never sees the new card without who switched it
+            self.show(product_id, position=at, manual=False)
+        except LiveError as exc:  # the product was deleted since the catalog was sent
+            live.followed = before
+            log.info("recognition found product %s but it cannot be shown: %s", product_id, exc)
+            return
+        log.info("live session %s: recognition switched the card to product %s (score %s)",
+                 live.session_id, product_id, match.get("score"))
+
     def _add_recordings(self, live: _Live, paths: list[str]) -> None:
         new = [p for p in dict.fromkeys(paths) if p not in live.recordings]
         if not new:
@@ -847,6 +959,9 @@ class LiveService:
         row.last_seen_at = utcnow()
         session.commit()
         self._push_scene(live)
+        # The mode lived in the old server's memory: the worker is told "off" until the host picks
+        # a mode again, rather than following on a choice nobody here made.
+        live.recognition_stale = True
         with self._lock:
             self._live, self._state = live, "live"
         self._ensure_monitor()

@@ -52,6 +52,7 @@ class OverlayBody(Body):
     countdown_s: Int | None = None
     cancel_countdown: bool = False
     layout: Literal["landscape", "portrait"] | None = None
+    recognition: Literal["off", "suggest", "follow"] | None = None
 
 
 class ChecklistBody(Body):
@@ -140,7 +141,8 @@ def live_show() -> ResponseReturnValue:
 @bp.post("/live/overlay")
 @role_required(*HOSTS)
 def live_overlay() -> ResponseReturnValue:
-    """Flash-sale countdown, promotional price on/off, QR code on/off, landscape or portrait."""
+    """Flash-sale countdown, promotional price on/off, QR code on/off, landscape or portrait, and
+    product recognition off / suggest / follow."""
     body = load_body(OverlayBody)
     on_screen = live_service().status(current_user).get("product") or {}
     if body.countdown_s is not None and on_screen.get("stock", 1) <= 0:

@@ -249,7 +249,45 @@
     if (s.product_id && s.product_id !== state.productId) markOnAir(s.product_id);
     if (s.product && typeof s.product.stock === "number") setStock(s.product.id, s.product.stock);
     showCountdown(s.overlay ? s.overlay.countdown_left_s : null);
+    recognition(s);
   }
+
+  // -- recognition: suggest asks, follow says what it did -------------------------------------
+  function productName(id) {
+    const card = cards.find((c) => Number(c.dataset.id) === id);
+    return card ? card.dataset.name : "";
+  }
+
+  function recognition(s) {
+    const rec = s.recognition || {};
+    const seen = s.recognized ? s.recognized.product_id : null;
+    const box = $("suggest");
+    if (rec.mode === "suggest" && seen && seen !== s.product_id && productName(seen)) {
+      $("suggest-text").textContent = T.suggest.replace("{name}", productName(seen));
+      box.dataset.id = String(seen);
+      box.hidden = false;
+    } else {
+      box.hidden = true;
+    }
+    if (rec.mode && document.activeElement !== $("recognition")) $("recognition").value = rec.mode;
+    const followed = rec.followed || null;
+    const at = followed ? followed.elapsed_s : null;
+    if (state.followedAt === undefined) state.followedAt = at;  // a reloaded page: nothing new to say
+    if (at !== state.followedAt) {
+      state.followedAt = at;
+      if (followed && rec.mode === "follow") say(T.followed.replace("{name}", productName(followed.product_id)), "info");
+    }
+  }
+  $("recognition").addEventListener("change", async (e) => {
+    if (!state.live) return;
+    const res = await overlay({ recognition: e.target.value });
+    if (!res.ok) e.target.value = "off";
+  });
+  $("suggest-accept").addEventListener("click", () => {
+    const id = Number($("suggest").dataset.id);
+    $("suggest").hidden = true;
+    if (id) show(id);  // the one tap: a manual choice, so follow mode leaves it alone for 20 s
+  });
 
   // -- overlay controls ---------------------------------------------------------------------
   async function overlay(body) {

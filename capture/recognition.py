@@ -1,0 +1,418 @@
+"""Which catalog product is the host holding up? Classical features against the whole catalog.
+
+No Flask, no database, no model download: ORB keypoints from the catalog photos (computed once per
+photo change and kept in a :class:`FeatureCache`), one matcher over every product's descriptors at
+once, and per check:
+
+1. each frame descriptor's two nearest neighbours over the whole catalog, and the nearest one that
+   belongs to a *different* product: a match counts only if it clearly beats every other product
+   (ratio test across products — a texture that two labels share votes for neither);
+2. votes per photo; the best few photos get a geometric check: the frame is matched again against
+   that photo alone (nearest vs. second nearest in the photo, so features the label shares with
+   other products count again) and ``findHomography`` RANSAC runs on those pairs. It returns a
+   matrix even when the object is absent, so what counts is the number of inliers, and the
+   projected photo outline must be a plausible box (convex, a sane share of the frame, not a
+   sliver, not mirrored);
+3. the best photo must beat the runner-up product clearly (inliers), and
+4. :class:`Recognizer` reports a product only after it won several consecutive checks.
+
+Why not product by product: matching one product at a time lets a wrong product gather 15–26 RANSAC
+inliers from a cluttered frame (issue 14); here only the few photos the whole-catalog vote picked are
+verified, and the winner must have twice the inliers of the runner-up product. Why re-match for the
+check: with 100 look-alike labels the cross-product ratio test leaves the right photo too few pairs
+for a homography (recall per appearance fell to 0.75 in bench/recognition.py), while the re-match
+keeps the right product's inliers where they are with a small catalog.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+PHOTO_SIDE = 400          # catalog photos are downscaled so their longer side is this many pixels
+PHOTO_FEATURES = 500      # ORB keypoints kept per photo
+FRAME_SIDE = 640          # frames are checked at this longer side
+FRAME_FEATURES = 1500
+RATIO = 0.8               # nearest neighbour vs. the nearest one of another product (the vote)
+VERIFY_RATIO = 0.75       # nearest vs. second nearest within one photo (the geometric check)
+MAX_HAMMING = 64          # a descriptor farther than this from everything is noise
+MIN_VOTES = 10            # fewer ratio-test survivors than this: not worth a homography
+FLANN_ABOVE = 20000      # descriptors in the index above which an LSH index replaces brute force
+CANDIDATES = 3            # photos that get a geometric check per frame
+RANSAC_PX = 6.0
+# Measured on tests/recognition_video.py (bench/recognition.py prints the distribution): a catalog
+# product on screen gathers 28–270 inliers (the low end: small, blurred and half covered), the best
+# wrong product, in empty and unknown-product stretches too, at most 23. 40 is about twice the worst
+# wrong product: a check or two of a hard view is missed, which the next checks make up for, while
+# a wrong price on screen would be worse than none. A look-alike (another product with the same
+# name on a different label, in the 100-product bench) can pass 40 too: LEAD is what stops it.
+MIN_INLIERS = 40
+LEAD = 2.0                # the winner needs this many times the runner-up product's inliers
+MIN_AREA = 0.004          # the projected box covers at least this share of the frame …
+MAX_AREA = 0.9            # … and at most this
+MAX_ASPECT_CHANGE = 4.0   # the box's side ratio may differ from the photo's by at most this factor
+CONFIRM = 2               # consecutive winning checks before a product is reported
+RELEASE = 3               # consecutive checks without it before it is no longer reported
+
+
+@dataclass(frozen=True)
+class PhotoFeatures:
+    """ORB keypoints of one photo, in the downscaled photo's pixels."""
+
+    points: np.ndarray        # (n, 2) float32
+    descriptors: np.ndarray   # (n, 32) uint8
+    size: tuple[int, int]     # (width, height) of the downscaled photo
+
+
+@dataclass(frozen=True)
+class Match:
+    """One check's verdict on one product: where it is and how sure."""
+
+    product_id: int
+    inliers: int
+    runner_up: int            # inliers of the best other product (0 if none was checked)
+    box: tuple[tuple[float, float], ...]  # the photo's corners in the frame, as shares of width/height
+
+    @property
+    def score(self) -> float:
+        """0–1: how far past the threshold, with a clear lead (for the console, not a decision)."""
+        margin = self.inliers - max(self.runner_up * LEAD, MIN_INLIERS)
+        return round(min(1.0, 0.5 + margin / (2.0 * MIN_INLIERS)), 2)
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """The box centre as shares of the frame (x, y), for centring a 9:16 clip on it."""
+        xs = [p[0] for p in self.box]
+        ys = [p[1] for p in self.box]
+        return round(sum(xs) / len(xs), 4), round(sum(ys) / len(ys), 4)
+
+
+def _orb(features: int) -> cv2.ORB:
+    return cv2.ORB_create(  # type: ignore[attr-defined]  # not in OpenCV 5's stubs
+        nfeatures=features, scaleFactor=1.2, nlevels=8, fastThreshold=12)
+
+
+def _downscale(gray: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    h, w = gray.shape[:2]
+    scale = min(1.0, side / max(h, w))
+    if scale < 1.0:
+        gray = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    return gray, scale
+
+
+def photo_features(path: Path) -> PhotoFeatures | None:
+    """Features of one catalog photo; None when it cannot be read or has almost no texture."""
+    gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if gray is None:
+        log.warning("recognition: cannot read photo %s", path)
+        return None
+    gray, _ = _downscale(gray, PHOTO_SIDE)
+    keypoints, descriptors = _orb(PHOTO_FEATURES).detectAndCompute(gray, None)
+    if descriptors is None or len(keypoints) < MIN_VOTES:
+        return None
+    points = np.array([k.pt for k in keypoints], dtype=np.float32)
+    return PhotoFeatures(points, descriptors, (gray.shape[1], gray.shape[0]))
+
+
+class FeatureCache:
+    """Photo features kept between catalog updates. A photo's entry is keyed by its path, size and
+    modification time, so a replaced photo is recomputed and an unchanged one never is."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, int, int], PhotoFeatures | None] = {}
+        self._lock = threading.Lock()
+        self.computed = 0  # photos whose features were computed (tests check the cache works)
+
+    def get(self, path: Path) -> PhotoFeatures | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        with self._lock:
+            if key in self._entries:
+                return self._entries[key]
+        features = photo_features(path)
+        with self._lock:
+            for old in [k for k in self._entries if k[0] == key[0]]:
+                del self._entries[old]
+            self._entries[key] = features
+            self.computed += 1
+        return features
+
+
+@dataclass
+class _Photo:
+    product_id: int
+    features: PhotoFeatures
+    corners: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        w, h = self.features.size
+        self.corners = np.array([[[0, 0]], [[w, 0]], [[w, h]], [[0, h]]], dtype=np.float32)
+
+
+class CatalogIndex:
+    """One matcher over every photo of every product. Build it with :meth:`build`; it is read-only
+    afterwards, so one index may serve checks while a new one is being built."""
+
+    def __init__(self, photos: list[_Photo]) -> None:
+        self.photos = photos
+        self._flann: cv2.FlannBasedMatcher | None = None
+        self.products = len({p.product_id for p in photos})
+        if photos:
+            self._descriptors = np.vstack([p.features.descriptors for p in photos])
+            self._photo_of = np.concatenate([np.full(len(p.features.descriptors), i, np.int32)
+                                             for i, p in enumerate(photos)])
+            self._product_of = np.array([photos[i].product_id for i in self._photo_of], dtype=np.int64)
+            if len(self._descriptors) > FLANN_ABOVE:
+                # Brute force grows with the catalog (1.35 s per check at 250k descriptors on this
+                # box); an LSH index answers in a fraction of that, and its misses only cost votes.
+                self._flann = cv2.FlannBasedMatcher(
+                    {"algorithm": 6, "table_number": 6, "key_size": 12, "multi_probe_level": 1}, {"checks": 64})
+                self._flann.add([self._descriptors])
+                self._flann.train()
+        self._matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+        self._orb = _orb(FRAME_FEATURES)
+
+    def _knn(self, descriptors: np.ndarray) -> Sequence[Sequence[cv2.DMatch]]:
+        if self._flann is not None:
+            return self._flann.knnMatch(descriptors, k=3)
+        return self._matcher.knnMatch(descriptors, self._descriptors, k=3)
+
+    @classmethod
+    def build(cls, catalog: Mapping[int, Sequence[str | Path]], cache: FeatureCache | None = None) -> CatalogIndex:
+        """An index over ``catalog`` (product id → photo paths). Unreadable or textureless photos
+        are left out (logged); a product with none of its photos usable cannot be recognised."""
+        cache = cache or FeatureCache()
+        photos: list[_Photo] = []
+        for product_id, paths in catalog.items():
+            for path in paths:
+                features = cache.get(Path(path))
+                if features is not None:
+                    photos.append(_Photo(int(product_id), features))
+        return cls(photos)
+
+    def check(self, gray: np.ndarray) -> tuple[Match | None, list[tuple[int, int]]]:
+        """One frame (grayscale, any size): the accepted match or None, and the (product id,
+        inliers) of every product that got a geometric check, best first (for tuning)."""
+        if not self.photos:
+            return None, []
+        small, scale = _downscale(gray, FRAME_SIDE)
+        keypoints, descriptors = self._orb.detectAndCompute(small, None)
+        if descriptors is None or len(keypoints) < MIN_VOTES:
+            return None, []
+        frame_pts = np.array([k.pt for k in keypoints], dtype=np.float32)
+        # k=3 so that a second neighbour from the same photo (repeated texture) still leaves a
+        # neighbour from another product to compare with most of the time.
+        knn = self._knn(descriptors)
+        votes: dict[int, int] = {}
+        for neighbours in knn:
+            if not neighbours or neighbours[0].distance > MAX_HAMMING:
+                continue
+            best = neighbours[0]
+            product = self._product_of[best.trainIdx]
+            other = next((n for n in neighbours[1:] if self._product_of[n.trainIdx] != product), None)
+            if other is not None and best.distance >= RATIO * other.distance:
+                continue
+            votes[int(self._photo_of[best.trainIdx])] = votes.get(int(self._photo_of[best.trainIdx]), 0) + 1
+        ranked = sorted(votes.items(), key=lambda kv: kv[1], reverse=True)
+        checked: dict[int, tuple[int, np.ndarray | None]] = {}
+        for photo_index, count in ranked[:CANDIDATES]:
+            if count < MIN_VOTES:
+                break
+            photo = self.photos[photo_index]
+            pairs = [(m[0].queryIdx, m[0].trainIdx)
+                     for m in self._matcher.knnMatch(descriptors, photo.features.descriptors, k=2)
+                     if len(m) == 2 and m[0].distance < VERIFY_RATIO * m[1].distance]
+            if len(pairs) < MIN_VOTES:
+                continue
+            inliers, box = self._verify(photo, pairs, frame_pts, small.shape)
+            if photo.product_id not in checked or inliers > checked[photo.product_id][0]:
+                checked[photo.product_id] = (inliers, box)
+        order = sorted(checked.items(), key=lambda kv: kv[1][0], reverse=True)
+        summary = [(pid, n) for pid, (n, _) in order]
+        if not order:
+            return None, summary
+        product_id, (inliers, box) = order[0]
+        runner_up = order[1][1][0] if len(order) > 1 else 0
+        if box is None or inliers < MIN_INLIERS or inliers < LEAD * runner_up:
+            return None, summary
+        h, w = small.shape[:2]
+        shares = tuple((round(float(x) / w, 4), round(float(y) / h, 4)) for x, y in box.reshape(4, 2))
+        return Match(product_id, inliers, runner_up, shares), summary
+
+    @staticmethod
+    def _verify(photo: _Photo, pairs: list[tuple[int, int]], frame_pts: np.ndarray,
+                shape: tuple[int, ...]) -> tuple[int, np.ndarray | None]:
+        """RANSAC inliers of the photo→frame homography, and the projected box if it is plausible."""
+        src = photo.features.points[[t for _, t in pairs]].reshape(-1, 1, 2)
+        dst = frame_pts[[q for q, _ in pairs]].reshape(-1, 1, 2)
+        matrix, mask = cv2.findHomography(src, dst, cv2.RANSAC, RANSAC_PX, maxIters=500, confidence=0.99)
+        if matrix is None or mask is None:
+            return 0, None
+        # Several photo keypoints matched to one frame point are one piece of evidence, not many.
+        inlier_idx = np.flatnonzero(mask.ravel())
+        inliers = len({pairs[i][0] for i in inlier_idx})
+        box = cv2.perspectiveTransform(photo.corners, matrix)
+        return inliers, box if _plausible(box, photo.features.size, shape) else None
+
+
+def _plausible(box: np.ndarray, photo_size: tuple[int, int], shape: tuple[int, ...]) -> bool:
+    """Convex, not mirrored, a sane share of the frame, sides not squashed beyond belief."""
+    quad = box.reshape(4, 2).astype(np.float64)
+    if not np.all(np.isfinite(quad)) or not cv2.isContourConvex(quad.astype(np.float32).reshape(-1, 1, 2)):
+        return False
+    x, y = quad[:, 0], quad[:, 1]
+    signed = 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+    if signed <= 0:  # the photo's corners run clockwise in image coordinates: a mirror image
+        return False
+    h, w = shape[:2]
+    if not MIN_AREA <= signed / (w * h) <= MAX_AREA:
+        return False
+    sides = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
+    if sides.min() < 0.15 * sides.max():
+        return False
+    width = (sides[0] + sides[2]) / 2
+    height = (sides[1] + sides[3]) / 2
+    change = (width / height) / (photo_size[0] / photo_size[1])
+    return bool(1 / MAX_ASPECT_CHANGE <= change <= MAX_ASPECT_CHANGE)
+
+
+class Recognizer:
+    """Per-check verdicts smoothed over time: a product is reported after it won ``confirm``
+    consecutive checks, and dropped after ``release`` consecutive checks without it. A different
+    product winning starts its own count and counts as a miss for the reported one, so a switch
+    always needs the new product confirmed."""
+
+    def __init__(self, index: CatalogIndex, confirm: int = CONFIRM, release: int = RELEASE) -> None:
+        self.index = index
+        self.confirm, self.release = confirm, release
+        self.current: Match | None = None
+        self._streak: tuple[int, int] | None = None  # (product id, consecutive wins)
+        self._misses = 0
+        self.last_check: list[tuple[int, int]] = []
+
+    def feed(self, gray: np.ndarray) -> Match | None:
+        """Check one frame; the product reported now (None: nothing sure)."""
+        match, self.last_check = self.index.check(gray)
+        if match is None:
+            self._streak = None
+            self._misses += 1
+            if self.current is not None and self._misses >= self.release:
+                self.current = None
+            return self.current
+        wins = self._streak[1] + 1 if self._streak and self._streak[0] == match.product_id else 1
+        self._streak = (match.product_id, wins)
+        if self.current is not None and self.current.product_id == match.product_id:
+            self.current, self._misses = match, 0  # fresher box and score
+        elif wins >= self.confirm:
+            self.current, self._misses = match, 0
+        elif self.current is not None:
+            # Another product's first win is a miss for the one reported, not yet a switch.
+            self._misses += 1
+            if self._misses >= self.release:
+                self.current = None
+        return self.current
+
+
+def vote_summary(checks: Sequence[Match | None]) -> Counter[int]:
+    """How many checks each product won (for benches and logs)."""
+    return Counter(m.product_id for m in checks if m is not None)
+
+
+CHECK_INTERVAL_S = 0.25  # four checks a second: a product is confirmed ~0.5 s after it appears
+FrameSource = Callable[[], np.ndarray | None]  # a grayscale frame, or None when there is none
+
+
+class RecognitionLoop:
+    """The recognizer on its own thread beside the pipeline (never in the frame loop): a check
+    every ``interval`` seconds on the newest source frame, only between :meth:`start` and
+    :meth:`stop`. The catalog may change any time; the index is rebuilt on this thread, with photo
+    features taken from the cache unless a photo changed."""
+
+    def __init__(self, frames: FrameSource, interval: float = CHECK_INTERVAL_S) -> None:
+        self._frames = frames
+        self._interval = interval
+        self._cache = FeatureCache()
+        self._lock = threading.Lock()
+        self._catalog: dict[int, list[str]] = {}
+        self._catalog_version = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._recognizer: Recognizer | None = None
+        self.current: Match | None = None
+        self.checks = 0
+        self.check_s = 0.0  # wall seconds spent checking (bench: per check = check_s / checks)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def set_catalog(self, catalog: Mapping[int, Sequence[str]]) -> None:
+        """Products to look for (id → photo paths); a changed catalog takes effect at the next check."""
+        new = {int(k): [str(p) for p in v] for k, v in catalog.items()}
+        with self._lock:
+            if new != self._catalog:  # the same catalog sent again keeps the index (a photo
+                self._catalog = new   # replaced in place is a new file name: a new catalog)
+                self._catalog_version += 1
+
+    def start(self) -> None:
+        if self.running:
+            return
+        # A stop event per thread: a thread still finishing a check after stop() never resumes.
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(self._stop,), name="cunbo-recognition", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop checking (the thread ends after its current check, at most ``timeout`` waited)."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("recognition thread still busy after %.1f s; it ends after its check", timeout)
+        self.current = None
+
+    def status(self) -> dict[str, object] | None:
+        """What is recognised now, JSON-ready: product id, score, box centre and inliers, or None."""
+        match = self.current
+        if match is None or not self.running:
+            return None
+        return {"product_id": match.product_id, "score": match.score, "position": list(match.centre),
+                "inliers": match.inliers}
+
+    def _run(self, stop: threading.Event) -> None:
+        built = -1
+        while not stop.wait(self._interval):
+            with self._lock:
+                version, catalog = self._catalog_version, self._catalog
+            if version != built:
+                self._recognizer = Recognizer(CatalogIndex.build(catalog, self._cache))
+                self.current, built = None, version
+                continue  # building may have taken a while: check the stop before a frame
+            recognizer = self._recognizer
+            frame = self._frames()
+            if recognizer is None or frame is None:
+                continue
+            started = time.perf_counter()
+            try:
+                match = recognizer.feed(frame)
+            except cv2.error:
+                log.warning("recognition check failed", exc_info=True)
+                match = None
+            if not stop.is_set():
+                self.current = match
+            self.check_s += time.perf_counter() - started
+            self.checks += 1

@@ -1,0 +1,52 @@
+"""The console in suggest mode, in headless Chromium: the farmer holds up the honey, the console
+asks 「是不是 槐花蜂蜜？」, one tap puts its price card on the video."""
+from __future__ import annotations
+
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests import factories
+from tests import recognition_video as rv
+from tests.conftest import browser_login
+from tests.live_helpers import wait_until
+from tests.test_live_recognition import products_with_photos
+
+pytestmark = pytest.mark.browser
+
+
+def test_suggest_asks_about_the_product_held_up_and_one_tap_shows_it(page: Page, app, server_url, session, media_dir,
+                                                                     tmp_path, screenshot_dir):
+    farmer = factories.user(session, "farmer", "zhao", display_name="赵大哥", village="东山村")
+    honey, _, _ = products_with_photos(app, session, farmer, tmp_path / "photos")
+    video = media_dir / "recognition-browser.avi"
+    if not video.exists():
+        rv.render(video, fps=12, script=[rv.Stretch(None, 1.0), rv.Stretch(0, 25.0)])
+    page.set_viewport_size({"width": 1366, "height": 768})
+    browser_login(page, server_url, "zhao")
+    page.goto(f"{server_url}/live/")
+    page.get_by_text("更多设置").click()
+    page.locator("#video-other").fill(str(video))
+    page.locator("#audio").select_option("none")
+    page.get_by_role("button", name="开始直播").click()
+    expect(page.locator("#health")).to_have_text("正常", timeout=20_000)
+    live = app.extensions["cunbo.live"]
+    try:
+        page.locator(".pcard", has_text="黑木耳").click()  # the card shows another product
+        assert wait_until(lambda: live.status()["product_id"] not in (None, honey))
+        page.get_by_label("认商品").select_option("suggest")
+        expect(page.locator("#suggest-text")).to_have_text("是不是 槐花蜂蜜？", timeout=8_000)
+        page.screenshot(path=str(screenshot_dir / "live-recognition-suggest.png"), full_page=True)
+        page.get_by_role("button", name="是，换上").click()
+        assert wait_until(lambda: live.status()["product_id"] == honey, timeout=3.0)
+        expect(page.locator("#suggest")).to_be_hidden(timeout=3_000)
+    finally:
+        live.stop()
+
+
+def test_the_english_console_names_the_modes(page: Page, app, server_url, session) -> None:
+    factories.user(session, "farmer", "li")
+    browser_login(page, server_url, "li")
+    page.goto(f"{server_url}/lang/en")
+    page.goto(f"{server_url}/live/")
+    expect(page.locator("#recognition option")).to_have_text(["Off", "Suggest what it sees", "Switch the price card itself"])
