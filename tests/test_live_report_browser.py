@@ -86,7 +86,7 @@ def test_after_a_short_live_the_report_has_its_bands_and_clips_that_play(page: P
     page.set_viewport_size({"width": 1366, "height": 768})
     browser_login(page, server_url, "liu")
     page.goto(f"{server_url}/live/sessions/{session_id}")
-    page.get_by_role("link", name="直播复盘和商品切片").click()
+    page.get_by_role("link", name="直播复盘").click()
     expect(page.locator("svg.chart rect.band")).to_have_count(2)
     expect(page.locator(".figures")).to_contain_text("¥90.00")
     page.get_by_role("button", name="做切片").click()
