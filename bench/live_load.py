@@ -19,18 +19,16 @@ import argparse
 import http.client
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from bench.orders import ORDER_BODY, _free_port, _percentile, _prepare, _run_load
+from bench.orders import ORDER_BODY, _free_port, _percentile, _prepare, _run_load, start_server
 from bench.pipeline import SOURCES, make_source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,18 +94,11 @@ def main() -> int:
         rtmp = NginxRtmp(work / "nginx")
         rtmp.start()
         port = _free_port()
-        server = subprocess.Popen([sys.executable, "-m", "bench.orders", "serve", "--url", url, "--data", tmp,
-                                   "--port", str(port), "--server-threads", str(args.server_threads)], cwd=ROOT)
+        server = start_server(url, tmp, port, args.server_threads)
         web = psutil.Process(server.pid)
         body = {**ORDER_BODY, "product_id": product_id}
         results: dict[str, list[dict[str, Any]]] = {"without live": [], "with live": []}
         try:
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
-                    break
-                except OSError:
-                    time.sleep(0.1)
             for round_no in range(args.rounds):
                 for phase in ("without live", "with live"):
                     row: dict[str, Any] = {}
