@@ -50,13 +50,20 @@ def photo_url(product: Product) -> str | None:
     return photo_urls(product)[0]["card"] if product.photos else None
 
 
+def _lineup() -> tuple[list[Product], dict[int, int]]:
+    """The host's products on sale in link order, and each one's price in force now (the one
+    price the video, the cards and the orders use)."""
+    products = catalog.list_products(get_db(), viewer=current_user, active=True, sort="link_no", limit=200)
+    now = utcnow()
+    return products, {p.id: p.price_at(now) for p in products}
+
+
 @bp.get("/")
 @role_required(*HOSTS)
 def console() -> ResponseReturnValue:
     """The one screen a farmer uses to go live and sell."""
     session = get_db()
-    products = catalog.list_products(session, viewer=current_user, active=True, sort="link_no", limit=200)
-    now = utcnow()
+    products, price_now = _lineup()
     mine = dest.destinations_of(session, current_user.id)
     return render_template(
         "live/console.html",
@@ -72,7 +79,7 @@ def console() -> ResponseReturnValue:
         channels=CHANNEL_LABELS,
         live=live_service().status(current_user),
         photo_url=photo_url,
-        price_now={p.id: p.price_at(now) for p in products},
+        price_now=price_now,
     )
 
 
@@ -88,10 +95,8 @@ def sessions() -> ResponseReturnValue:
 @role_required(*HOSTS)
 def hand_cards() -> ResponseReturnValue:
     """手卡: one printable card per product with its price and selling points."""
-    session = get_db()
-    products = catalog.list_products(session, viewer=current_user, active=True, sort="link_no", limit=200)
-    now = utcnow()
-    return render_template("live/cards.html", products=products, price_now={p.id: p.price_at(now) for p in products})
+    products, price_now = _lineup()
+    return render_template("live/cards.html", products=products, price_now=price_now)
 
 
 @bp.get("/sessions/<int:session_id>/recordings/<int:recording_id>")
