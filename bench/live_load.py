@@ -132,6 +132,9 @@ def main() -> int:
                         after = _api(port, token, "GET", "/api/live/status")[1]
                         row["cpu_broadcast"] = (_cpu(broadcast) - cpu_broadcast) / summary["elapsed"]
                         row["dropped"] = after["dropped"] - before["dropped"]
+                        # Which side lost them: the capture thread (source frames never shown) or
+                        # the output loop (ticks skipped, encoder queue full).
+                        row["dropped_source"] = after["dropped_source"] - before["dropped_source"]
                         row["duplicated"] = after["duplicated"] - before["duplicated"]
                         row["fps"] = (after["frames_out"] - before["frames_out"]) / summary["elapsed"]
                         row["switches"] = switches[0]
@@ -141,7 +144,7 @@ def main() -> int:
                     row["p50"] = _percentile(summary["latencies"], 0.5)
                     row["codes"] = summary["statuses"]
                     results[phase].append(row)
-                    extra = (f"  dropped {row['dropped']} duplicated {row['duplicated']} fps {row['fps']:.2f}"
+                    extra = (f"  dropped {row['dropped']} (source {row['dropped_source']}) duplicated {row['duplicated']} fps {row['fps']:.2f}"
                              f"  switches {row['switches']}  CPU broadcast {row['cpu_broadcast']:.2f}"
                              if phase == "with live" else "")
                     print(f"round {round_no + 1} {phase:12s} orders {row['rate']:6.1f}/s  p50 {row['p50']:5.1f} ms"

@@ -68,13 +68,21 @@ class FrameBuffer:
     """The few newest source frames, written by the capture thread and read by the output loop.
 
     A paced file source publishes a frame or two ahead of its time; the output loop takes the
-    newest frame that is due. A camera's frames are due when they arrive, so the newest wins.
+    oldest frame it has not shown yet that is due, so a capture thread that was starved of CPU for
+    a moment and then hands over two frames at once has both shown, one per tick, instead of the
+    first being thrown away. At most ``backlog`` due frames wait: beyond that the oldest are
+    skipped (and counted by the caller from the gap in ``seq``), so the picture is never more than
+    ``backlog`` frames late. A camera's frames are due when they arrive.
     """
 
-    def __init__(self, depth: int = 8) -> None:
+    BACKLOG = 2  # frames: 67 ms at 30 fps, below what a viewer notices as lip-sync error
+
+    def __init__(self, depth: int = 8, backlog: int = BACKLOG) -> None:
         self._frames: deque[SourceFrame] = deque(maxlen=depth)
         self._lock = threading.Lock()
         self._seq = 0
+        self._shown: SourceFrame | None = None  # the frame the output loop took last
+        self.backlog = backlog
         self.last_arrival = 0.0  # timeline seconds of the newest publish (for stall detection)
 
     def publish(self, pts: float, image: np.ndarray, arrival: float) -> None:
@@ -85,22 +93,27 @@ class FrameBuffer:
             self.last_arrival = arrival
 
     def due(self, at: float) -> SourceFrame | None:
-        """The newest frame with ``pts <= at``, forgetting older ones; None if none is due yet."""
+        """The oldest unshown frame with ``pts <= at`` (skipping the oldest when more than
+        ``backlog`` are due); with none due, the last one taken again (None before the first)."""
         with self._lock:
-            chosen: SourceFrame | None = None
-            while self._frames and self._frames[0].pts <= at:
-                chosen = self._frames.popleft()
-            if chosen is not None:
-                # Keep it at the front: with no newer frame, the next tick repeats it.
-                self._frames.appendleft(chosen)
-            return chosen
+            waiting = 0
+            for frame in self._frames:
+                if frame.pts > at:
+                    break
+                waiting += 1
+            if waiting:
+                for _ in range(waiting - min(waiting, self.backlog)):
+                    self._frames.popleft()
+                self._shown = self._frames.popleft()
+            return self._shown
 
     def newest(self) -> SourceFrame | None:
         """The newest frame published, without taking it (for the recognizer beside the loop)."""
         with self._lock:
-            return self._frames[-1] if self._frames else None
+            return self._frames[-1] if self._frames else self._shown
 
     def clear(self) -> None:
         """Forget every frame (after the source was lost: never show a stale picture again)."""
         with self._lock:
             self._frames.clear()
+            self._shown = None

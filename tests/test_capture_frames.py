@@ -20,16 +20,27 @@ def frame(n: int) -> np.ndarray:
     return np.full((6, 4), n, np.uint8)
 
 
-def test_the_output_takes_the_newest_due_frame_and_repeats_it_until_a_newer_one_is_due():
-    buf = FrameBuffer()
-    for i in range(4):
+def test_the_output_shows_due_frames_in_order_and_repeats_the_last_until_a_newer_one_is_due():
+    buf = FrameBuffer(backlog=2)
+    for i in range(2):
         buf.publish(i / 30, frame(i), 0.0)
     assert buf.due(-0.01) is None
-    assert buf.due(1 / 30 + 0.001).seq == 2  # frame 0 skipped: older than the newest due
-    assert buf.due(1 / 30 + 0.002).seq == 2  # nothing newer: the same frame again
-    assert buf.due(1.0).seq == 4
+    # A capture thread that was late hands over two due frames at once: both are shown, in order.
+    assert buf.due(1 / 30 + 0.001).seq == 1
+    assert buf.due(1 / 30 + 0.002).seq == 2
+    assert buf.due(1 / 30 + 0.003).seq == 2  # nothing newer: the same frame again
     buf.clear()
     assert buf.due(1.0) is None
+
+
+def test_no_more_than_the_backlog_waits_so_the_picture_is_never_more_than_two_frames_late():
+    buf = FrameBuffer(backlog=2)
+    for i in range(6):
+        buf.publish(i / 30, frame(i), 0.0)
+    assert buf.due(1.0).seq == 5  # frames 1-4 were due: the oldest two are skipped
+    assert buf.due(1.0).seq == 6
+    assert buf.due(1.0).seq == 6
+    assert buf.newest() is not None and buf.newest().seq == 6
 
 
 def test_bgr_becomes_i420_at_the_output_size_cropping_to_fill():

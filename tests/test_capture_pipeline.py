@@ -52,7 +52,7 @@ def test_stream_reaches_rtmp_as_h264_aac_with_the_price_card_and_the_recording_p
 
     status = sup.status()
     assert status["state"] == "live" and status["source_state"] == "ok"
-    assert 27 <= status["fps"] <= 33 and status["dropped"] == 0
+    assert 27 <= status["fps"] <= 33 and status["dropped"] == 0, status
     assert status["bitrate_kbps"] > 100 and status["audio_level_dbfs"] > -20
     assert "0123456789" not in repr(status) and status["destinations"][0]["url"].endswith("fa****89")
 
