@@ -228,6 +228,9 @@ def test_switching_to_portrait_while_live_keeps_the_session(app, api, session, f
     live = app.extensions["cunbo.live"]
     assert wait_until(lambda: live.latest_frame() is not None)
     assert live.latest_frame().shape[:2] == (480, 854)
+    # On air first: on a loaded PC the encoder may not have opened its file yet when the first
+    # frame is composed, and a switch before that leaves no landscape recording to keep.
+    assert wait_until(lambda: api.get("/api/live/status").json["destinations"][0]["state"] == "live")
 
     overlay = api.post("/api/live/overlay", json={"layout": "portrait"})
     assert overlay.status_code == 200 and overlay.json["layout"] == "portrait"
