@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -22,6 +23,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -67,7 +69,7 @@ def accuracy(video: Path, truth: list[int | None], folder: Path) -> None:
 
 
 def speed(video: Path, truth: list[int | None], folder: Path, sizes: list[int]) -> None:
-    print("2. time per check by catalog size (one photo per product, frame downscaled to 640 px)")
+    print(f"2. time per check by catalog size (one photo per product, frame downscaled to 640 px); load average {_load()}")
     print("   products  photos-features-s  index-build-s  check-ms median  p90   precision  recall")
     for size in sizes:
         started = time.perf_counter()
@@ -84,7 +86,7 @@ def speed(video: Path, truth: list[int | None], folder: Path, sizes: list[int]) 
         precision, recall = score(outcome)
         ms = [1000 * s for s in outcome.check_s]
         print(f"   {size:8d}  {features:17.2f}  {build:13.3f}  {statistics.median(ms):15.1f}  {_pct(ms, 0.9):5.1f}"
-              f"   {precision:9.2f}  {recall:6.2f}   (drawing the photos: {drawn:.1f} s)")
+              f"   {precision:9.2f}  {recall:6.2f}   (drawing the photos: {drawn:.1f} s; load average {_load()})")
 
 
 def pipeline(folder: Path, seconds: float) -> None:
@@ -102,7 +104,10 @@ def pipeline(folder: Path, seconds: float) -> None:
             worker.wait_opened(20.0, threading.Event())
             if on:
                 worker.request("recognition", {"on": True, "catalog": {str(k): v for k, v in catalog.items()}})
-            threading.Event().wait(2.0)  # warm-up (and the index build)
+            threading.Event().wait(2.0)  # warm-up
+            deadline = time.monotonic() + 120.0  # the index build (photo features) comes first
+            while on and time.monotonic() < deadline and not _checks(worker.request("status")["status"]):
+                threading.Event().wait(0.5)
             before = worker.request("status")["status"]
             threading.Event().wait(seconds)
             after = worker.request("status")["status"]
@@ -113,9 +118,19 @@ def pipeline(folder: Path, seconds: float) -> None:
         dropped = after["dropped"] - before["dropped"]
         duplicated = after["duplicated"] - before["duplicated"]
         rec = after.get("recognition") or {}
-        checks = rec.get("checks", 0) - (before.get("recognition") or {}).get("checks", 0)
+        checks = _checks(after) - _checks(before)
         print(f"   recognition {'on ' if on else 'off'}: frames out {frames} ({frames / seconds:.1f}/s), dropped {dropped}, "
-              f"duplicated {duplicated}" + (f", checks {checks} ({checks / seconds:.1f}/s, mean {rec.get('check_ms')} ms)" if on else ""))
+              f"duplicated {duplicated}" + (f", checks {checks} ({checks / seconds:.1f}/s, mean {rec.get('check_ms')} ms)" if on else "")
+              + f"; load average {_load()}")
+
+
+def _checks(status: dict[str, Any]) -> int:
+    return int((status.get("recognition") or {}).get("checks") or 0)
+
+
+def _load() -> str:
+    """The 1-minute load average (the box is shared: figures mean little without it)."""
+    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "?"
 
 
 def main() -> int:

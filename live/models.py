@@ -128,6 +128,8 @@ class HostProfile(Base):
     preset: Mapped[str] = mapped_column(String(16), default="720p30")
     layout: Mapped[str] = mapped_column(String(16), default="landscape")
     qr_text: Mapped[str] = mapped_column(String(255), default="")
+    # Product recognition off / suggest / follow: the mode the host's next live starts in.
+    recognition: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
 
 
 # A clip's life: queued, being cut, made, given up, or stopped by a person. Only ``done`` rows

@@ -57,6 +57,7 @@ from catalog.models import Product
 from catalog.photos import photo_path
 from db import N_, utcnow
 from live.models import LiveSession, Recording, Segment
+from live.profiles import profile_of, remember
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,12 @@ RECOGNITION_TIMEOUT_S = 1.0
 
 class LiveError(Exception):
     """A live-session request that cannot be done now; the message is a Chinese message id."""
+
+
+def _check_recognition_mode(mode: str | None) -> None:
+    """Raises :class:`LiveError` for a recognition mode that is not off / suggest / follow."""
+    if mode is not None and mode not in RECOGNITION_MODES:
+        raise LiveError(N_("认商品只能选：关闭、提示或自动跟随"))
 
 
 class AlreadyLive(LiveError):
@@ -276,8 +283,10 @@ class LiveService:
         preset: PresetName = "720p30",
         layout: LayoutName = "landscape",
         qr_text: str | None = None,
+        recognition: str | None = None,
     ) -> int:
-        """Go live; returns the new session id once the worker's pipeline runs.
+        """Go live; returns the new session id once the worker's pipeline runs. ``recognition``
+        is the mode to start in (None: the one the host last chose, kept in their profile).
 
         Raises :class:`SourceRefused` for a source that is not allowed, pydantic
         ``ValidationError`` for bad settings (both before anything starts), :class:`AlreadyLive`, :class:`LiveBusy`, and :class:`capture.errors.CaptureError` when the
@@ -285,6 +294,7 @@ class LiveService:
         stop (nothing is recorded in the database then, and no worker is left).
         """
         video, audio = self.check_sources(video, audio)
+        _check_recognition_mode(recognition)
         settings = CaptureSettings(video=video, audio=audio, destinations=destinations, record=record,
                                    recording_dir=self._recording_dir, preset=preset, layout=layout,
                                    ffmpeg=self._ffmpeg)
@@ -295,6 +305,7 @@ class LiveService:
                     raise AlreadyLive(N_("已经在直播中，请先结束当前直播"))
             with self._sessions() as session:
                 stale = bool(self._open_rows(session))
+                mode = recognition or profile_of(session, host.id).recognition
             # An open row of this station with no broadcast here: a worker to take over, or a
             # session a failed write left open, to close now rather than refuse every start.
             if stale and (self._recover_rows() is not None or self._live is not None):
@@ -323,7 +334,8 @@ class LiveService:
                 raise
             live = _Live(session_id=session_id, host_id=host.id, host_name=host.name, village=host.village,
                          started_at=started_at, settings=settings, worker=worker, scene=scene,
-                         recordings=worker.recordings(), last_heartbeat=time.monotonic())
+                         recordings=worker.recordings(), last_heartbeat=time.monotonic(),
+                         recognition=mode, recognition_stale=mode != "off")  # the monitor tells the worker
             try:  # the first figures now, so status never shows a live without its destinations
                 live.status = dict(worker.request("status").get("status") or {})
             except CaptureError as exc:
@@ -494,14 +506,14 @@ class LiveService:
         live = self._require_live(actor)
         if countdown_s is not None and not COUNTDOWN_MIN_S <= countdown_s <= COUNTDOWN_MAX_S:
             raise LiveError(N_("倒计时要在 10–300 秒之间"))
-        if recognition is not None:
-            if recognition not in RECOGNITION_MODES:
-                raise LiveError(N_("认商品只能选：关闭、提示或自动跟随"))
-            if recognition != live.recognition:
-                live.recognition, live.recognized = recognition, None
-                self._send_recognition(live)
+        _check_recognition_mode(recognition)
+        if recognition is not None and recognition != live.recognition:
+            live.recognition, live.recognized = recognition, None
+            self._send_recognition(live)
         with self._screen, self._sessions() as session:
             row = self._row(session, live)
+            if recognition is not None:  # the host's next live starts in the mode they chose
+                remember(session, live.host_id, recognition=recognition)
             if show_promo is not None:
                 row.show_promo = show_promo
             if qr_text is not None:
@@ -959,9 +971,9 @@ class LiveService:
         row.last_seen_at = utcnow()
         session.commit()
         self._push_scene(live)
-        # The mode lived in the old server's memory: the worker is told "off" until the host picks
-        # a mode again, rather than following on a choice nobody here made.
-        live.recognition_stale = True
+        # The mode the host chose last, from their profile: a restarted server carries on as the
+        # host left it (the worker is told either way: it may have been told something else).
+        live.recognition, live.recognition_stale = profile_of(session, row.host_id).recognition, True
         with self._lock:
             self._live, self._state = live, "live"
         self._ensure_monitor()

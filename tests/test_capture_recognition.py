@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from capture.overlay import OverlayScene
-from capture.recognition import CatalogIndex, FeatureCache, Recognizer, _plausible
+from capture.recognition import MAX_HAMMING, CatalogIndex, FeatureCache, HammingIndex, Recognizer, _plausible
 from capture.settings import CaptureSettings
 from capture.worker import Worker
 from tests import recognition_video as rv
@@ -62,6 +62,35 @@ def test_a_product_missing_from_the_catalog_is_not_mistaken_for_the_others(scene
     without_first = {pid: paths for pid, paths in catalog.items() if pid != 1}
     outcome = rv.evaluate(video, truth, Recognizer(CatalogIndex.build(without_first)), fps=FPS)
     assert outcome.wrong == []
+
+
+def test_look_alike_labels_with_the_same_name_do_not_hide_the_product_shown(scene: tuple[dict[int, list[str]], Path, list[int | None]], tmp_path: Path) -> None:
+    catalog, video, truth = scene
+    with_look_alikes = dict(catalog)
+    for i in range(rv.CATALOG_PRODUCTS):  # the same name on another design, as a second brand would
+        path = tmp_path / f"look-alike-{i}.jpg"
+        cv2.imwrite(str(path), rv.catalog_photo(rv.draw_label(rv.NAMES[i], 500 + i), 77 + i))
+        with_look_alikes[101 + i] = [str(path)]
+    outcome = rv.evaluate(video, truth, Recognizer(CatalogIndex.build(with_look_alikes)), fps=FPS)
+    late = {i: s for i, s in outcome.found_after_s.items() if s is None or s > 1.0}
+    assert not late, f"appearances found late or never: {late}"
+    assert outcome.wrong == []
+
+
+def test_the_catalog_index_finds_slightly_changed_descriptors_among_a_large_catalog() -> None:
+    rng = np.random.default_rng(3)
+    catalog = rng.integers(0, 256, (100_000, 32), dtype=np.uint8)
+    picked = rng.choice(len(catalog), 500, replace=False)
+    queries = np.unpackbits(catalog[picked], axis=1)
+    for row in queries:  # 16 of 256 bits flipped: a keypoint seen again from another angle
+        row[rng.choice(256, 16, replace=False)] ^= 1
+    q, d, dist = HammingIndex(catalog).candidates(np.packbits(queries, axis=1))
+    nearest = {int(qi): int(di) for qi, di in zip(q[::-1], d[::-1])}  # sorted by distance: first wins
+    found = sum(nearest.get(i) == int(picked[i]) for i in range(len(picked)))
+    assert found >= 0.9 * len(picked)
+    assert dist.max() <= MAX_HAMMING
+    strangers = rng.integers(0, 256, (500, 32), dtype=np.uint8)  # ~128 bits from everything
+    assert len(HammingIndex(catalog).candidates(strangers)[0]) == 0
 
 
 def test_photo_features_are_computed_once_per_photo_change(tmp_path: Path) -> None:

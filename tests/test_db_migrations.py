@@ -59,3 +59,17 @@ def test_upgrading_again_keeps_the_data(empty_url):
 def test_there_is_one_head():
     script = ScriptDirectory.from_config(db.alembic_config("sqlite://"))
     assert len(script.get_heads()) == 1, "merge migration branches before landing"
+
+
+def test_hosts_profiled_before_recognition_was_remembered_start_with_it_off(empty_url):
+    db.upgrade(empty_url, "0012")
+    engine = db.make_engine(empty_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO users (username, display_name, role, password_hash, village, active, created_at)"
+                          " VALUES ('zhao', '', 'farmer', 'x', '', true, CURRENT_TIMESTAMP)"))
+        conn.execute(text("INSERT INTO host_profiles (user_id, video, audio, preset, layout, qr_text)"
+                          " SELECT id, '0', 'default', '720p30', 'landscape', '' FROM users"))
+    db.upgrade(empty_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT recognition FROM host_profiles")).scalars().all() == ["off"]
+    engine.dispose()

@@ -117,3 +117,36 @@ def test_suggest_waits_for_a_tap_and_a_tap_wins_over_follow(app, api, products, 
         assert api.post("/api/live/overlay", json={"recognition": "guess"}).status_code == 400
     finally:
         api.post("/api/live/stop")
+
+
+def test_the_mode_the_host_chose_is_where_their_next_live_starts(app, api, farmer, products, recognition_video):
+    from live.profiles import profile_of
+
+    honey = products[0]
+    start(api, recognition_video)
+    try:
+        assert status(api)["recognition"]["mode"] == "off", "a host who never chose starts with it off"
+        api.post("/api/live/overlay", json={"recognition": "suggest"})
+    finally:
+        api.post("/api/live/stop")
+    with app.extensions["cunbo.sessions"]() as db:
+        assert profile_of(db, farmer.id).recognition == "suggest"
+    start(api, recognition_video)  # a later day: the host just goes live
+    try:
+        assert status(api)["recognition"]["mode"] == "suggest"
+        # The worker was told too, not only the page: it finds the honey without another tap.
+        assert wait_until(lambda: (status(api)["recognized"] or {}).get("product_id") == honey, timeout=8.0), status(api)
+        assert status(api)["product_id"] is None
+    finally:
+        api.post("/api/live/stop")
+    response = api.post("/api/live/start", json={"video": str(recognition_video), "audio": "none",
+                                                 "destinations": [], "preset": "480p30", "recognition": "off"})
+    assert response.status_code == 201, response.json
+    try:
+        assert status(api)["recognition"]["mode"] == "off", "a mode chosen before going live wins"
+    finally:
+        api.post("/api/live/stop")
+    with app.extensions["cunbo.sessions"]() as db:
+        assert profile_of(db, farmer.id).recognition == "off"
+    bad = api.post("/api/live/start", json={"video": str(recognition_video), "audio": "none", "recognition": "guess"})
+    assert bad.status_code == 400

@@ -37,6 +37,7 @@ class StartBody(Body):
     layout: Literal["landscape", "portrait"] = "landscape"
     broadcast_id: Id | None = None
     qr_text: str | None = Field(None, max_length=255)
+    recognition: Literal["off", "suggest", "follow"] | None = None  # None: the mode the host chose last
 
 
 class ShowBody(Body):
@@ -105,6 +106,7 @@ def live_start() -> ResponseReturnValue:
             preset=body.preset,
             layout=body.layout,
             qr_text=body.qr_text,
+            recognition=body.recognition,
         )
     except LiveError as exc:
         raise _live_error(exc) from exc
@@ -117,6 +119,8 @@ def live_start() -> ResponseReturnValue:
     choices = {"video": body.video, "audio": body.audio, "preset": body.preset, "layout": body.layout}
     if body.qr_text:
         choices["qr_text"] = body.qr_text
+    if body.recognition:
+        choices["recognition"] = body.recognition
     remember(get_db(), current_user.id, **choices)
     get_db().commit()
     return jsonify({"session_id": session_id}), 201

@@ -74,6 +74,7 @@
     const body = Object.assign(settings(), {
       layout: $("layout").value, preset: $("preset").value,
       qr_text: $("toggle-qr").checked ? $("qr-text").value.trim() : "",
+      recognition: $("recognition").value,  // chosen before going live: the live starts in it
     });
     try {
       const res = await cunbo.api("POST", "/api/live/start", body);
