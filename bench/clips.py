@@ -213,7 +213,7 @@ def main() -> int:
         token, _product = _prepare(url)
         session_id = queue_session(url, recording, args.segments, args.segment_s)
         port = _free_port()
-        server = start_server(url, tmp, port, 8)
+        server = start_server(url, tmp, port, 8, timeout=120)  # a loaded PC may take a while
         try:
             if not args.policy_only:
                 loaded = live_window(port, token, source, None,

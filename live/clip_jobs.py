@@ -103,18 +103,6 @@ def clip_to_dict(clip: Clip) -> dict[str, Any]:
             "error": clip.error}
 
 
-def delete_clips(session: Session, session_id: int) -> int:
-    """Delete a session's finished clips and their files (unfinished ones are cancelled first by
-    the caller). Returns how many were deleted. Flushes."""
-    clips = [c for c in session_clips(session, session_id) if c.state not in UNFINISHED]
-    for clip in clips:
-        if clip.path:
-            Path(clip.path).unlink(missing_ok=True)
-        session.delete(clip)
-    session.flush()
-    return len(clips)
-
-
 @dataclass
 class _Running:
     clip_id: int
