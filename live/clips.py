@@ -208,12 +208,12 @@ def _inside(box: Box, x: int, y: int, w: int, h: int) -> bool:
 
 def price_band(card: Box, crop_y: int, crop_w: int, crop_h: int) -> tuple[Box, Box]:
     """(the band, the card in it) of a ``crop_w``×``crop_h`` vertical clip whose crop starts at row
-    ``crop_y`` of the recording: the band spans the whole width over the rows the card has in the
-    recording; the card is scaled to the width the portrait layout gives it (capture/overlay.py:
-    the safe area's, clear of the platforms' right-hand buttons), at the safe area's left,
-    centred in the band."""
+    ``crop_y`` of the recording: the band spans the whole width from the card's top row in the
+    recording to the foot of the frame; the card is scaled to the width the portrait layout gives
+    it (capture/overlay.py: the safe area's, clear of the platforms' right-hand buttons), at the
+    safe area's left, centred in the band."""
     top = max(0, card.y - crop_y) & ~1
-    bottom = min(crop_h, card.y + card.h - crop_y)
+    bottom = crop_h
     lay = Layout(crop_w, crop_h, portrait=True)
     w = lay.product_width
     h = min(bottom - top, round(card.h * w / card.w)) & ~1

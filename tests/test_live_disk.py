@@ -146,3 +146,39 @@ def test_the_disk_check_counts_what_the_queued_clips_will_need(app, session, bro
     short = run_checks(video="testsrc", audio="none", destinations=[], recording_dir=tmp_path, clips_pending_mb=10**9)
     disk = {r.check: r for r in fine}["disk"], {r.check: r for r in short}["disk"]
     assert disk[0].ok and not disk[1].ok and f"至少要 {DISK_NEED_MB + 10**9} MB" in disk[1].message
+
+
+@pytest.mark.browser
+def test_a_coordinator_deletes_the_recording_from_the_report_after_saying_yes(page, server_url, session, coordinator,
+                                                                             broadcast, screenshot_dir):
+    from playwright.sync_api import expect
+
+    from tests.conftest import browser_login
+
+    row, recording, _ = broadcast
+    page.set_viewport_size({"width": 1366, "height": 768})
+    browser_login(page, server_url, "zhang")
+    page.goto(f"{server_url}/live/sessions/{row.id}/report")
+    expect(page.locator("#clips")).to_contain_text("2.0 MB")  # the recording's size
+    page.screenshot(path=str(screenshot_dir / "report-delete-1366x768.png"), full_page=True)
+    page.set_viewport_size({"width": 1024, "height": 600})
+    page.screenshot(path=str(screenshot_dir / "report-delete-1024x600.png"), full_page=True)
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="删除录像").click()
+    expect(page.get_by_role("button", name="删除录像")).to_be_visible()
+    assert asked and "不能恢复" in asked[0] and recording.is_file(), "saying no keeps it"
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="删除录像").click()
+    expect(page.locator("#clips")).to_contain_text("这场直播没有录像。")
+    expect(page.get_by_role("button", name="删除录像")).to_have_count(0)
+    assert not recording.exists()
+
+
+def test_a_farmer_sees_no_delete_buttons_on_the_report(client, session, farmer, broadcast):
+    from tests.conftest import login
+
+    row, _, _ = broadcast
+    login(client, "wang")
+    page = client.get(f"/live/sessions/{row.id}/report").get_data(as_text=True)
+    assert 'data-action="delete-recording"' not in page and 'data-action="delete"' not in page
