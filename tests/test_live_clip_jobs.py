@@ -176,8 +176,8 @@ def test_only_a_coordinator_deletes_a_sessions_clips_and_their_files(api_as, ses
     paths = [Path(c["path"]) for c in clips_of(api, row)]
     assert api.delete(f"/api/sessions/{row.id}/clips").status_code == 403
     coordinator = api_as(factories.user(session, "coordinator", "zhang"))
-    assert coordinator.delete(f"/api/sessions/{row.id}/clips").json == {
-        "deleted": 4, "size_bytes": sum(p.stat().st_size for p in paths)}
+    sizes = sum(p.stat().st_size for p in paths)
+    assert coordinator.delete(f"/api/sessions/{row.id}/clips").json == {"deleted": 4, "size_bytes": sizes}
     assert clips_of(api, row) == [] and not any(p.exists() for p in paths)
 
 
