@@ -5,12 +5,14 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 
 from waitress.server import create_server
 
 from app import create_app
 from app.catalog import sweep_photo_files
+from live.disk import settle_removals
 
 SHUTDOWN_HOOKS = "cunbo.shutdown_hooks"
 
@@ -41,6 +43,11 @@ def main() -> int:
     app.extensions["cunbo.scheduler"].start()
     # Clips a previous server left half-made are queued again and redone (never listed as done).
     app.extensions["cunbo.clips"].start()
+    # A delete of clips or a recording cut short by the previous server is settled: files whose
+    # rows are still there are put back, the rest removed (live/disk.py).
+    with app.extensions["cunbo.sessions"]() as session:
+        data_dir = Path(app.config["DATA_DIR"])
+        settle_removals(session, app.config["STATION_ID"], [data_dir / "clips", data_dir / "recordings"])
     server = create_server(app, host=app.config["HOST"], port=app.config["PORT"], threads=app.config["SERVER_THREADS"])
     pending_hooks = list(app.extensions.get(SHUTDOWN_HOOKS, []))
 

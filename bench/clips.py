@@ -1,6 +1,6 @@
 """Clip cutting cost, and what it does to a live running at the same time. Prints figures.
 
-    .venv/bin/python -m bench.clips [--segments 10] [--segment-s 30]
+    .venv/bin/python -m bench.clips [--segments 10] [--segment-s 30] [--policy-only] [--window-s 60]
 
 1. A 720p30 Matroska recording like the encoder's (H.264 with a keyframe every 2 s, AAC), long
    enough for ``--segments`` segments of ``--segment-s`` seconds with gaps between them.
@@ -11,12 +11,17 @@
    recording on) for the same cutting, and the frames it dropped and duplicated while it ran
    (target 0), against the same live with no clip work for the same length of time.
 
-The clip worker itself does not cut while a live runs (it waits and SIGSTOPs a running cut), so
-step 3 measures the worse case: a cut left running at the lowest CPU priority.
+4. The server's own clip worker (its policy: a live starting stops the running cut before the
+   broadcast worker opens, and nothing more is started until the live ends): the session's clips
+   queued through the API, a live started while a 9:16 re-encode runs, and the same live alone,
+   twice each, alternated. ``--policy-only`` runs only this step.
+
+Step 3 is the case the worker avoids: a cut left running beside the live at the lowest priority.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
@@ -106,42 +111,83 @@ def live_window(port: int, token: str, source: Path, seconds: float | None,
             "fps": (after["frames_out"] - before["frames_out"]) / elapsed, "result": result}
 
 
-def policy_window(port: int, token: str, source: Path, recording: Path, out: Path,
-                  args: argparse.Namespace, seconds: float = 60.0) -> dict[str, Any]:
-    """What the clip worker does: 9:16 cuts already running when a live starts are paused by a
-    watcher polling the live state each second (as ClipWorker._paused_while_live), resumed after."""
-    from live.clips import Cancelled, Control
+STATION = "bench-clips"
 
-    control = Control()
 
-    def cut() -> None:
-        try:
-            cut_all(recording, out, args.segments, args.segment_s, control)
-        except Cancelled:
-            pass  # the end of the measured window
+def queue_session(url: str, recording: Path, segments: int, segment_s: float) -> int:
+    """An ended session of the bench server's station with ``recording`` and ``segments`` product
+    segments laid out as :func:`cut_all` cuts them; → its id."""
+    from datetime import timedelta
 
-    cutting = threading.Thread(target=cut, daemon=True)
+    from sqlalchemy import select
 
-    def watch() -> None:
-        while not control.cancel.wait(1.0):
-            (control.paused.set if _status(port, token)["state"] != "idle" else control.paused.clear)()
+    import db
+    from accounts.models import User
+    from catalog.models import Product
+    from live.models import LiveSession, Recording, Segment
 
-    watcher = threading.Thread(target=watch, daemon=True)
-    cutting.start()
-    watcher.start()
-    time.sleep(3.0)  # the 16:9 copies are done by now and a 9:16 re-encode is running
-    window = live_window(port, token, source, seconds)
-    control.cancel.set()  # the rest of the cutting is not measured
-    cutting.join(30)
-    watcher.join(5)
-    return window
+    engine = db.make_engine(url)
+    try:
+        with db.make_session_factory(engine)() as session:
+            farmer = session.scalars(select(User).where(User.username == "bench_farmer")).one()
+            product = session.scalars(select(Product)).first()
+            assert product is not None
+            started = db.utcnow() - timedelta(hours=1)
+            length = 5.0 + segments * (segment_s + 1.3)
+            row = LiveSession(host_id=farmer.id, station_id=STATION, started_at=started,
+                              ended_at=started + timedelta(seconds=length))
+            session.add(row)
+            session.flush()
+            session.add(Recording(session_id=row.id, path=str(recording), opened_at=started))
+            for i in range(segments):
+                at = 5.0 + i * (segment_s + 1.3)
+                session.add(Segment(session_id=row.id, product_id=product.id, start_s=at, end_s=at + segment_s))
+            session.commit()
+            return row.id
+    finally:
+        engine.dispose()
+
+
+def policy_window(port: int, token: str, source: Path, session_id: int, seconds: float = 60.0) -> dict[str, Any]:
+    """The server's own clip worker: the session's clips queued through the API, a live started
+    once a 9:16 re-encode is running (the worker must stop it before the broadcast worker opens
+    and start nothing more), measured for ``seconds``; → the live's figures plus how far the clips
+    got during the live (``moved``: clips whose state or progress changed, target 0)."""
+    from bench.live_load import _api
+
+    def clips() -> list[dict[str, Any]]:
+        return list(_api(port, token, "GET", f"/api/sessions/{session_id}/clips")[1])
+
+    code, answer = _api(port, token, "POST", f"/api/sessions/{session_id}/clips")
+    assert code == 202, answer
+    deadline = time.monotonic() + 600
+    while not any(c["aspect"] == "9:16" and c["state"] == "running" and c["progress"] > 0 for c in clips()):
+        if time.monotonic() > deadline:
+            raise RuntimeError("no 9:16 clip started")
+        time.sleep(0.2)
+    captured: dict[str, Any] = {}
+
+    def during() -> None:
+        captured["before"] = [(c["id"], c["state"], c["progress"]) for c in clips()]
+        threading.Event().wait(seconds)
+        captured["after"] = [(c["id"], c["state"], c["progress"]) for c in clips()]
+
+    window = live_window(port, token, source, None, during)
+    moved = sum(1 for a, b in zip(captured["before"], captured["after"]) if a != b)
+    _api(port, token, "POST", f"/api/sessions/{session_id}/clips/cancel")
+    return {**window, "moved": moved, "clips": len(captured["after"])}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--segments", type=int, default=10)
     parser.add_argument("--segment-s", type=float, default=30.0)
+    parser.add_argument("--policy-only", action="store_true",
+                        help="only the live beside the clip worker and the live alone (skip the cutting "
+                             "figures and the nice-only run, which take minutes on a loaded PC)")
+    parser.add_argument("--window-s", type=float, default=60.0, help="length of the measured live windows")
     args = parser.parse_args()
+    os.environ["CUNBO_STATION_ID"] = STATION  # the bench server's station: its clip worker takes our session
     sys.path.insert(0, str(ROOT))
     from bench.live_load import _api
     from bench.orders import _free_port, _prepare, start_server
@@ -155,32 +201,37 @@ def main() -> int:
         print(f"recording    720p30, {length:.0f} s, {recording.stat().st_size / 1e6:.0f} MB, "
               f"made in {time.monotonic() - t0:.0f} s", flush=True)
 
-        idle = cut_all(recording, work / "idle", args.segments, args.segment_s)
-        for aspect, (wall, cpu) in idle.items():
-            print(f"idle   {aspect}  {args.segments} × {args.segment_s:.0f} s: {wall:6.1f} s wall, {cpu:6.1f} CPU-s "
-                  f"({wall / args.segments:.2f} s per clip)", flush=True)
+        if not args.policy_only:
+            idle = cut_all(recording, work / "idle", args.segments, args.segment_s)
+            for aspect, (wall, cpu) in idle.items():
+                print(f"idle   {aspect}  {args.segments} × {args.segment_s:.0f} s: {wall:6.1f} s wall, {cpu:6.1f} CPU-s "
+                      f"({wall / args.segments:.2f} s per clip)", flush=True)
 
         (work / "media").mkdir()
         source = make_source(work / "media" / "camera-like.mp4", SOURCES["noisy"])
         url = f"sqlite:///{tmp}/bench.db"
         token, _product = _prepare(url)
+        session_id = queue_session(url, recording, args.segments, args.segment_s)
         port = _free_port()
-        server = start_server(url, tmp, port, 8)
+        server = start_server(url, tmp, port, 8, timeout=120)  # a loaded PC may take a while
         try:
-            loaded = live_window(port, token, source, None,
-                                 lambda: cut_all(recording, work / "live", args.segments, args.segment_s))
-            for aspect, (wall, cpu) in loaded["result"].items():
-                print(f"live   {aspect}  {args.segments} × {args.segment_s:.0f} s: {wall:6.1f} s wall, {cpu:6.1f} CPU-s "
-                      f"(nice 19, beside a 720p30 live)", flush=True)
-            print(f"live with cutting  {loaded['elapsed']:.0f} s: dropped {loaded['dropped']}, duplicated "
-                  f"{loaded['duplicated']}, {loaded['fps']:.2f} fps (target 0 dropped)", flush=True)
-            policy = policy_window(port, token, source, recording, work / "policy", args)
-            print(f"live, worker policy {policy['elapsed']:.0f} s (cutting when the live started, SIGSTOPped within "
-                  f"1 s): dropped {policy['dropped']}, duplicated {policy['duplicated']}, {policy['fps']:.2f} fps",
-                  flush=True)
-            quiet = live_window(port, token, source, loaded["elapsed"])
-            print(f"live alone         {quiet['elapsed']:.0f} s: dropped {quiet['dropped']}, duplicated "
-                  f"{quiet['duplicated']}, {quiet['fps']:.2f} fps", flush=True)
+            if not args.policy_only:
+                loaded = live_window(port, token, source, None,
+                                     lambda: cut_all(recording, work / "live", args.segments, args.segment_s))
+                for aspect, (wall, cpu) in loaded["result"].items():
+                    print(f"live   {aspect}  {args.segments} × {args.segment_s:.0f} s: {wall:6.1f} s wall, "
+                          f"{cpu:6.1f} CPU-s (nice 19, beside a 720p30 live)", flush=True)
+                print(f"live with cutting at nice 19  {loaded['elapsed']:.0f} s: dropped {loaded['dropped']}, "
+                      f"duplicated {loaded['duplicated']}, {loaded['fps']:.2f} fps (target 0 dropped)", flush=True)
+            for run in range(2):  # alternated, so load from elsewhere on the PC falls on both
+                policy = policy_window(port, token, source, session_id, args.window_s)
+                print(f"live beside the clip worker  {policy['elapsed']:.0f} s (a 9:16 re-encode running when the "
+                      f"live started): dropped {policy['dropped']}, duplicated {policy['duplicated']}, "
+                      f"{policy['fps']:.2f} fps; clips that moved during the live: {policy['moved']} of "
+                      f"{policy['clips']}", flush=True)
+                quiet = live_window(port, token, source, args.window_s)
+                print(f"live alone                   {quiet['elapsed']:.0f} s: dropped {quiet['dropped']}, "
+                      f"duplicated {quiet['duplicated']}, {quiet['fps']:.2f} fps", flush=True)
         finally:
             _api(port, token, "POST", "/api/live/stop")
             server.terminate()

@@ -284,6 +284,32 @@ def render_product_card(scene: OverlayScene, width: int, scale: float) -> Image.
     return card
 
 
+def place_product_card(scene: OverlayScene, layout: Layout) -> tuple[int, int, Image.Image]:
+    """The product card of ``scene`` and where it goes: at the left of the safe area, its bottom
+    on the safe area's bottom (in portrait the full safe width, in landscape 42 % of the frame)."""
+    img = render_product_card(scene, layout.product_width, layout.scale)
+    safe = layout.safe
+    return safe.x, _even(safe.y + safe.h - img.height), img
+
+
+def product_card_box(scene: OverlayScene, width: int, height: int) -> Box | None:
+    """The box the product card of ``scene`` covers in a ``width``×``height`` frame as the
+    compositor draws it (portrait when the frame is taller than wide), clipped to the frame;
+    None when the scene shows no product. Clips use it to find the card in a recording."""
+    if not scene.has_product:
+        return None
+    x, y, img = place_product_card(scene, Layout(width, height, height > width))
+    x, y, w, h = _inside(x, y, img.size, width, height)
+    return Box(x, y, w, h) if w > 0 and h > 0 else None
+
+
+def _inside(x: int, y: int, size: tuple[int, int], width: int, height: int) -> tuple[int, int, int, int]:
+    """(x, y, w, h) of a card placed at (x, y) cut to the frame, even sides: a card never reaches
+    past the frame (tiny outputs, very long content)."""
+    x, y = max(0, x), max(0, y)
+    return x, y, _even(min(size[0], width - x)), _even(min(size[1], height - y))
+
+
 def render_qr_card(text: str, scale: float) -> Image.Image | None:
     """A white card with a QR code of ``text`` and "扫码下单" under it; None (and a warning) when
     the text is too long for a QR code — a bad link must not stop the broadcast."""
@@ -484,9 +510,7 @@ class Compositor:
         card = None
         if made is not None:
             x, y, img = made
-            x, y = max(0, x), max(0, y)
-            # A card never reaches past the frame (tiny outputs, very long content): crop it.
-            w, h = _even(min(img.width, self.width - x)), _even(min(img.height, self.height - y))
+            x, y, w, h = _inside(x, y, img.size, self.width, self.height)
             if (w, h) != img.size:
                 img = img.crop((0, 0, w, h))
             card = Card.from_rgba(name, x, y, img) if w > 0 and h > 0 else None
@@ -501,10 +525,7 @@ class Compositor:
         safe = lay.safe
 
         def product() -> tuple[int, int, Image.Image] | None:
-            if not scene.has_product:
-                return None
-            img = render_product_card(scene, lay.product_width, s)
-            return safe.x, _even(safe.y + safe.h - img.height), img
+            return place_product_card(scene, lay) if scene.has_product else None
 
         product_card = self._card("product", (
             scene.has_product, scene.product_name, scene.price_fen, scene.unit, scene.promo_price_fen,

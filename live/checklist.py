@@ -50,12 +50,17 @@ def _from_device(check: str, result: Any, target: str) -> CheckResult:
     return CheckResult(check, "ok" if result.ok else "fail", result.message, target)
 
 
-def run_checks(*, video: str, audio: str, destinations: list[str], recording_dir: Path) -> list[CheckResult]:
-    """Run every check in the order a person would fix them: camera, microphone, disk, keys, network."""
+def run_checks(*, video: str, audio: str, destinations: list[str], recording_dir: Path,
+               clips_pending_mb: int = 0) -> list[CheckResult]:
+    """Run every check in the order a person would fix them: camera, microphone, disk, keys, network.
+
+    The disk must hold this broadcast's recording and clips (:data:`DISK_NEED_MB`) plus
+    ``clips_pending_mb``, what the clips queued before and not yet cut will take
+    (:func:`live.disk.pending_clips_mb`; they are cut after this live, on the same disk)."""
     results = [
         _from_device("camera", devices.check_camera(video), video),
         _from_device("microphone", devices.check_microphone(audio), audio),
-        _from_device("disk", devices.check_disk(recording_dir, DISK_NEED_MB), ""),
+        _from_device("disk", devices.check_disk(recording_dir, DISK_NEED_MB + max(0, clips_pending_mb)), ""),
     ]
     if not destinations:
         results.append(CheckResult("destinations", "warn", "没有选择推流平台：这次只录像，不推流到平台"))

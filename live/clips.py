@@ -12,8 +12,10 @@ What a clip is:
   encoder puts one every 2 s (``-g 2*fps``, capture/ffmpeg.py), so the clip starts at the keyframe
   at or before the segment start, **up to 2 s early**; the clip's ``start_s`` says where it
   really starts.
-- 9:16 is a centre crop (or centred on ``centre_x``) re-encoded with libx264 -pix_fmt yuv420p,
-  cut from the 16:9 clip (a small file) to the exact segment start.
+- 9:16 is a crop centred on where recognition found the product (the segment's ``position``),
+  else the centre, re-encoded with libx264 -pix_fmt yuv420p, cut from the 16:9 clip (a small
+  file) to the exact segment start. The price card burned into a landscape recording lies outside
+  such a crop, so it is cropped out of the same frame and placed, scaled, in the vertical frame.
 - A recording cut by ``kill -9`` has no duration in its header and no seek index (Matroska writes
   its cues at the end); nothing here asks for the duration, and ffmpeg seeks such a file by
   reading it, which is slower but works. Where each file ends is taken from where the next one
@@ -22,7 +24,8 @@ What a clip is:
   concat demuxer (stream copy).
 
 Every ffmpeg run has a deadline and can be cancelled (:class:`Cancelled`); the process is killed
-then. ``nice`` runs it at the lowest CPU priority on POSIX so a live broadcast keeps the CPU.
+then. ``nice`` and ``ionice`` run it at the lowest CPU and disk priority on POSIX, and a paused
+:class:`Control` (a live is on) starts no ffmpeg and stops the running one (SIGSTOP).
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ import logging
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,6 +46,7 @@ from datetime import date
 from pathlib import Path
 
 from capture.ffmpeg import progress_number
+from capture.overlay import CARD_BG, Box, Layout, OverlayScene, product_card_box
 from capture.process import kill, pump_stderr
 from db import N_
 
@@ -154,10 +159,13 @@ def clip_filename(product_name: str, day: date, seq: int, aspect: str) -> str:
 
 
 def lowest_priority(argv: list[str]) -> list[str]:
-    """``argv`` run through ``nice -n 19`` on POSIX (the clip work must never take CPU from a live)."""
+    """``argv`` run through ``nice -n 19`` on POSIX, and in the idle I/O class (``ionice -c 3``)
+    where there is ionice: the clip work must never take CPU or disk time from a live, whose
+    recording is written to the same disk."""
     if sys.platform == "win32":
         return argv
-    return ["nice", "-n", "19", *argv]
+    io = ["ionice", "-c", "3"] if shutil.which("ionice") else []
+    return [*io, "nice", "-n", "19", *argv]
 
 
 # --- ffmpeg argv as data -------------------------------------------------------------------------
@@ -194,15 +202,55 @@ def vertical_crop(width: int, height: int, centre_x: float = 0.5) -> tuple[int, 
     return w, h, x
 
 
+def _inside(box: Box, x: int, y: int, w: int, h: int) -> bool:
+    return box.x >= x and box.y >= y and box.x + box.w <= x + w and box.y + box.h <= y + h
+
+
+def price_band(card: Box, crop_y: int, crop_w: int, crop_h: int) -> tuple[Box, Box]:
+    """(the band, the card in it) of a ``crop_w``×``crop_h`` vertical clip whose crop starts at row
+    ``crop_y`` of the recording: the band spans the whole width from the card's top row in the
+    recording to the foot of the frame; the card is scaled to the width the portrait layout gives
+    it (capture/overlay.py: the safe area's, clear of the platforms' right-hand buttons), at the
+    safe area's left, centred in the band."""
+    top = max(0, card.y - crop_y) & ~1
+    bottom = crop_h
+    lay = Layout(crop_w, crop_h, portrait=True)
+    w = lay.product_width
+    h = min(bottom - top, round(card.h * w / card.w)) & ~1
+    w = min(w, round(card.w * h / card.h)) & ~1
+    return Box(0, top, crop_w, bottom - top), Box(lay.safe.x, (top + (bottom - top - h) // 2) & ~1, w, h)
+
+
+def vertical_filter(size: tuple[int, int], centre_x: float = 0.5, card: Box | None = None) -> list[str]:
+    """ffmpeg video filter arguments of the 9:16 crop of a ``size`` frame centred on ``centre_x``.
+
+    ``card`` is where the recording carries the price card. When the crop leaves part or all of it
+    out (a landscape recording: the card sits at the bottom left), the card's rows of the vertical
+    frame become a band of the card's background (no half card shows) with the whole card,
+    cropped out of the same frame and scaled, in it (:func:`price_band`). Returns ``["-vf", …]``
+    or ``["-filter_complex", …]`` with the ``-map`` of the video."""
+    width, height = size
+    w, h, x = vertical_crop(width, height, centre_x)
+    y = (height - h) // 2 & ~1
+    crop = f"crop={w}:{h}:{x}:{y},setsar=1"
+    if card is None or _inside(card, x, y, w, h):
+        return ["-vf", crop, "-map", "0:v:0"]
+    band, at = price_band(card, y, w, h)
+    r, g, b, _alpha = CARD_BG  # opaque: the half card under it must not show through
+    graph = ["[0:v]split=2[frame][card]",
+             f"[frame]{crop},drawbox=x=0:y={band.y}:w={band.w}:h={band.h}:color=0x{r:02x}{g:02x}{b:02x}@1:t=fill[crop]",
+             f"[card]crop={card.w}:{card.h}:{card.x}:{card.y},scale={at.w}:{at.h},setsar=1[price]",
+             f"[crop][price]overlay={at.x}:{at.y},format=yuv420p[v]"]
+    return ["-filter_complex", ";".join(graph), "-map", "[v]"]
+
+
 def vertical_argv(ffmpeg: str, source: Path, skip_s: float, duration_s: float, size: tuple[int, int],
-                  out: Path, centre_x: float = 0.5) -> list[str]:
-    """Re-encode a 9:16 crop of ``source`` from ``skip_s`` (frame-exact) for ``duration_s``."""
-    w, h, x = vertical_crop(*size, centre_x)
-    y = (size[1] - h) // 2 & ~1
+                  out: Path, centre_x: float = 0.5, card: Box | None = None) -> list[str]:
+    """Re-encode a 9:16 crop of ``source`` (see :func:`vertical_filter`) from ``skip_s``
+    (frame-exact) for ``duration_s``."""
     return [ffmpeg, *BASE_ARGS, *PROGRESS_ARGS, "-ss", f"{skip_s:.3f}", "-i", str(source),
-            "-t", f"{duration_s:.3f}", "-map", "0:v:0", "-map", "0:a:0?",
-            "-vf", f"crop={w}:{h}:{x}:{y},setsar=1", *VERTICAL_VIDEO_ARGS, *VERTICAL_AUDIO_ARGS,
-            *MP4_ARGS, str(out)]
+            "-t", f"{duration_s:.3f}", *vertical_filter(size, centre_x, card), "-map", "0:a:0?",
+            *VERTICAL_VIDEO_ARGS, *VERTICAL_AUDIO_ARGS, *MP4_ARGS, str(out)]
 
 
 def keyframe_probe_argv(ffprobe: str, source: Path, at_s: float) -> list[str]:
@@ -231,6 +279,9 @@ def run_ffmpeg(argv: list[str], timeout_s: float, control: Control, name: str,
     Raises :class:`Cancelled` when ``control.cancel`` is set, :class:`ClipError` when it fails or
     runs past ``timeout_s`` of unpaused time (killed in both cases).
     """
+    while control.paused.is_set():  # a live is on: no new ffmpeg starts until it ends
+        if control.cancel.wait(0.1):
+            raise Cancelled(N_("切片已取消"), name)
     proc = subprocess.Popen(lowest_priority(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     assert proc.stderr is not None
@@ -247,12 +298,12 @@ def run_ffmpeg(argv: list[str], timeout_s: float, control: Control, name: str,
     last = time.monotonic()
     try:
         while proc.poll() is None:
-            if control.cancel.wait(0.1):
-                raise Cancelled(N_("切片已取消"), name)
-            now = time.monotonic()
             if control.paused.is_set() != stopped and sys.platform != "win32":
                 stopped = control.paused.is_set()
                 proc.send_signal(signal.SIGSTOP if stopped else signal.SIGCONT)
+            if control.cancel.wait(0.05):
+                raise Cancelled(N_("切片已取消"), name)
+            now = time.monotonic()
             if not stopped:
                 budget -= now - last
             last = now
@@ -350,10 +401,15 @@ def cut_wide(ffmpeg: str, ffprobe: str, plan: ClipPlan, files: Sequence[Recordin
 
 
 def cut_vertical(ffmpeg: str, ffprobe: str, plan: ClipPlan, wide: CutResult, out: Path, control: Control,
-                 on_progress: Callable[[float], None] | None = None, centre_x: float = 0.5) -> CutResult:
-    """The 9:16 re-encode of ``plan`` from its 16:9 clip, starting exactly at the plan's start.
+                 on_progress: Callable[[float], None] | None = None, centre_x: float | None = None,
+                 card: OverlayScene | None = None) -> CutResult:
+    """The 9:16 re-encode of ``plan`` from its 16:9 clip, starting exactly at the plan's start,
+    centred on ``centre_x`` (where recognition found the product, 0..1 of the width; the centre
+    when unknown), with the price card of ``card`` (the product's scene) kept in the picture.
     Raises :class:`ClipError` / :class:`Cancelled`."""
     _key, size = probe_keyframe(ffprobe, wide.path, 0.0)
+    card_box = product_card_box(card, *size) if card is not None else None
+    centre = 0.5 if centre_x is None else min(1.0, max(0.0, centre_x))
     skip = max(0.0, plan.start_s - wide.start_s)
     duration = plan.end_s - plan.start_s
     tmp = out.with_name(out.name + ".part")
@@ -363,7 +419,7 @@ def cut_vertical(ffmpeg: str, ffprobe: str, plan: ClipPlan, wide: CutResult, out
             on_progress(min(1.0, seconds / duration))
 
     try:
-        run_ffmpeg(vertical_argv(ffmpeg, wide.path, skip, duration, size, tmp, centre_x), _deadline(duration * 3),
+        run_ffmpeg(vertical_argv(ffmpeg, wide.path, skip, duration, size, tmp, centre, card_box), _deadline(duration * 3),
                    control, f"clip {out.name}", report)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -268,7 +268,13 @@ class LiveService:
         self._closed = threading.Event()
         self._monitor: threading.Thread | None = None
         self._viewers: Counter[int] = Counter()
+        self._start_listeners: list[Callable[[], None]] = []
         changes.subscribe(self._on_products_changed)
+
+    def on_start(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` as each live starts, before its worker opens (the clip worker
+        pauses then). It must return at once; what it raises is logged, never stops the start."""
+        self._start_listeners.append(listener)
 
     # -- starting and stopping -------------------------------------------------------------
 
@@ -312,6 +318,11 @@ class LiveService:
                 raise AlreadyLive(N_("已经在直播中，请先结束当前直播"))
             self._cancel.clear()
             self._state, self._starting_host = "starting", host.id
+            for listener in self._start_listeners:
+                try:
+                    listener()
+                except Exception:  # a listener's bug must not keep the farmer off the air
+                    log.exception("start listener %r", listener)
             qr = (qr_text or "").strip()[:255]
             scene = OverlayScene(farmer_name=host.name, village=host.village, qr_text=qr or None)
             key = secrets.token_hex(8)

@@ -32,6 +32,7 @@ from accounts.models import User
 from capture.errors import CaptureError
 from db import utcnow
 from live.destinations import destinations_of
+from live.disk import pending_clips_mb
 from live.models import LiveSession
 from live.service import OP_WAIT_S, START_TIMEOUT_S, AlreadyLive, LiveBusy, LiveError, LiveService, SourceRefused
 from schedules import occurrences
@@ -235,7 +236,8 @@ class Planner:
             results = run_preflight(video=plan.video, audio=plan.audio, destinations=destinations,
                                     recording_dir=self._recording_dir,
                                     slot_end=slot + timedelta(seconds=plan.duration_s), zone=self.zone,
-                                    station_live=self._live.session_id is not None, **kwargs)
+                                    station_live=self._live.session_id is not None,
+                                    clips_pending_mb=pending_clips_mb(session, self.station_id), **kwargs)
             run.preflight, run.preflight_at = results, self.clock()
             session.commit()
             report.preflighted.append(run.id)

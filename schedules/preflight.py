@@ -59,16 +59,20 @@ def expiry_checks(destinations: list[str], slot_end: datetime, zone: str) -> lis
 
 
 def run_preflight(*, video: str, audio: str, destinations: list[str], recording_dir: Path, slot_end: datetime,
-                  zone: str, station_live: bool, checks: Checks = run_checks) -> list[dict[str, Any]]:
+                  zone: str, station_live: bool, checks: Checks = run_checks,
+                  clips_pending_mb: int = 0) -> list[dict[str, Any]]:
     """Every check for a coming broadcast. While another broadcast runs the camera and microphone
-    are in use, so only disk, keys and push servers are tested then (said in a warning line)."""
+    are in use, so only disk, keys and push servers are tested then (said in a warning line).
+    ``clips_pending_mb``: what the clips queued on this station will take (the disk check counts it)."""
     results: list[dict[str, Any]] = []
     if station_live:
         results.append(_result("camera", "warn", N_("另一场直播正在进行，摄像头和麦克风等它结束后再检查")))
-        lines = checks(video="testsrc", audio="none", destinations=destinations, recording_dir=recording_dir)
+        lines = checks(video="testsrc", audio="none", destinations=destinations, recording_dir=recording_dir,
+                       clips_pending_mb=clips_pending_mb)
         lines = [r for r in lines if r.check not in ("camera", "microphone")]
     else:
-        lines = checks(video=video, audio=audio, destinations=destinations, recording_dir=recording_dir)
+        lines = checks(video=video, audio=audio, destinations=destinations, recording_dir=recording_dir,
+                       clips_pending_mb=clips_pending_mb)
     results += [{**asdict(r), "params": {}, "ok": r.ok} for r in lines]
     return results + expiry_checks(destinations, slot_end, zone)
 

@@ -140,3 +140,14 @@ def test_a_product_switch_re_renders_only_the_cards_that_changed():
 def test_negative_money_is_refused():
     with pytest.raises(ValueError, match="price_fen"):
         OverlayScene(price_fen=-1)
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (640, 360), (720, 1280)])
+def test_the_product_card_box_is_where_the_compositor_draws_the_card(size):
+    from capture.overlay import product_card_box
+
+    scene = OverlayScene(product_name="巨鹿小米", price_fen=1800, unit="斤", stock=20, link_no=3, origin="河北巨鹿")
+    compositor = Compositor(*size, portrait=size[1] > size[0])
+    compositor.set_scene(scene)
+    assert product_card_box(scene, *size) == compositor.boxes()["product"]
+    assert product_card_box(OverlayScene(), *size) is None

@@ -54,6 +54,17 @@ def clips_of(api, row):
     return api.get(f"/api/sessions/{row.id}/clips").json
 
 
+def own_worker(app, api, row, live_state, poll_s=0.2) -> ClipWorker:
+    """The app's worker stopped, the session's clips queued, and a worker of the test's own
+    (``live_state`` says whether a live runs), started."""
+    app.extensions["cunbo.clips"].stop()
+    api.post(f"/api/sessions/{row.id}/clips")
+    worker = ClipWorker(app.extensions["cunbo.sessions"], Path(app.config["DATA_DIR"]) / "clips",
+                        app.config["STATION_ID"], live_state, poll_s=poll_s)
+    worker.start()
+    return worker
+
+
 def test_clips_are_queued_then_cut_in_the_background_and_downloadable(api_as, farmer, broadcast):
     row, millet = broadcast
     api = api_as(farmer)
@@ -128,13 +139,9 @@ def test_a_clip_half_made_when_the_server_died_is_redone_at_start(app, api_as, s
 
 def test_clip_work_waits_while_a_live_runs(app, api_as, session, farmer, broadcast):
     row, _ = broadcast
-    app.extensions["cunbo.clips"].stop()
     api = api_as(farmer)
-    api.post(f"/api/sessions/{row.id}/clips")
     state = ["live"]
-    worker = ClipWorker(app.extensions["cunbo.sessions"], Path(app.config["DATA_DIR"]) / "clips",
-                        app.config["STATION_ID"], lambda: state[0], poll_s=0.2)
-    worker.start()
+    worker = own_worker(app, api, row, lambda: state[0])
     try:
         time.sleep(1.5)
         assert {c["state"] for c in clips_of(api, row)} == {"pending"}, "nothing is cut while live"
@@ -169,5 +176,47 @@ def test_only_a_coordinator_deletes_a_sessions_clips_and_their_files(api_as, ses
     paths = [Path(c["path"]) for c in clips_of(api, row)]
     assert api.delete(f"/api/sessions/{row.id}/clips").status_code == 403
     coordinator = api_as(factories.user(session, "coordinator", "zhang"))
-    assert coordinator.delete(f"/api/sessions/{row.id}/clips").json == {"deleted": 4}
+    sizes = sum(p.stat().st_size for p in paths)
+    assert coordinator.delete(f"/api/sessions/{row.id}/clips").json == {"deleted": 4, "size_bytes": sizes}
     assert clips_of(api, row) == [] and not any(p.exists() for p in paths)
+
+
+def _clip_ffmpeg() -> list:
+    import psutil
+
+    return [p for p in psutil.Process().children(recursive=True) if p.name() == "ffmpeg"]
+
+
+def test_a_live_starting_stops_the_running_cut_at_once_not_at_the_next_look(app, api_as, session, farmer, broadcast):
+    import psutil
+
+    row, _ = broadcast
+    api = api_as(farmer)
+    state = ["idle"]
+    # The watcher looks only every 30 s here: what stops the cut is hold(), as LiveService.start calls it.
+    worker = own_worker(app, api, row, lambda: state[0], poll_s=30)
+    worker.wake()
+    try:
+        assert wait_until(lambda: bool(_clip_ffmpeg()), timeout=30, interval=0.02)
+        state[0] = "starting"
+        worker.hold()
+        assert wait_until(lambda: all(p.status() == psutil.STATUS_STOPPED for p in _clip_ffmpeg()),
+                          timeout=0.5, interval=0.02), "the clip's ffmpeg is stopped within half a second"
+        time.sleep(1.0)
+        assert not any(c["state"] == "done" for c in clips_of(api, row) if c["aspect"] == "9:16")
+    finally:
+        worker.stop()
+
+
+def test_a_live_start_holds_clip_work_before_its_broadcast_worker_opens(app, api_as, farmer, flat_video):
+    service = app.extensions["cunbo.live"]
+    seen: list[tuple[str, bool]] = []
+    service.on_start(lambda: seen.append((service.status()["state"], service.worker is None)))
+    api = api_as(farmer)
+    started = api.post("/api/live/start", json={"video": str(flat_video), "audio": "none", "destinations": [],
+                                                 "preset": "480p30"})
+    try:
+        assert started.status_code == 201, started.json
+    finally:
+        api.post("/api/live/stop")
+    assert seen == [("starting", True)], "told once, while starting, before any broadcast worker"

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from capture.ffmpeg import RECORDING_MUXER
+from capture.overlay import Box, OverlayScene, product_card_box
 from capture.testing import decode_count, ffprobe
 from live.clips import (
     KEYFRAME_INTERVAL_S, ClipPlan, Control, RecordingFile, clip_filename, copy_argv, cut_vertical, cut_wide,
-    pieces_for, plan_clips, vertical_argv, vertical_crop,
+    pieces_for, plan_clips, price_band, vertical_argv, vertical_crop, vertical_filter,
 )
 
 FPS = 30
@@ -173,3 +174,85 @@ def test_a_paused_cut_stops_its_ffmpeg_and_finishes_once_resumed(tmp_path, recor
     control.paused.clear()
     worker.join(60)
     assert done and abs(duration(tmp_path / "t.mp4") - 20.0) <= 0.15
+
+
+# --- the vertical clip follows the product and keeps the price card ---------------------------------
+
+CARD_SCENE = OverlayScene(product_name="巨鹿小米", price_fen=1800, unit="斤", stock=20, link_no=1, origin="河北巨鹿")
+MARKER_X = 384  # a white stripe where "the product" is: 0.6 of a 640 px frame
+
+
+@pytest.fixture(scope="module")
+def carded_recording(tmp_path_factory) -> tuple[Path, Box]:
+    """8 s of grey 640×360 with a red box exactly where the compositor puts CARD_SCENE's price card
+    and a white stripe (the product) at 0.6 of the width; keyframes every 2 s."""
+    card = product_card_box(CARD_SCENE, 640, 360)
+    assert card is not None
+    out = tmp_path_factory.mktemp("carded") / "live.mkv"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    f"color=c=0x404040:s=640x360:r={FPS}:d=8,"
+                    f"drawbox=x={card.x}:y={card.y}:w={card.w}:h={card.h}:color=red@1:t=fill,"
+                    f"drawbox=x={MARKER_X - 4}:y=0:w=8:h=360:color=white@1:t=fill",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", str(2 * FPS),
+                    "-keyint_min", str(2 * FPS), "-sc_threshold", "0", "-f", "matroska", str(out)],
+                   check=True, timeout=120)
+    return out, card
+
+
+def middle_frame(path: Path):
+    import cv2
+
+    video = cv2.VideoCapture(str(path))
+    try:
+        video.set(cv2.CAP_PROP_POS_FRAMES, int(video.get(cv2.CAP_PROP_FRAME_COUNT)) // 2)
+        ok, frame = video.read()
+    finally:
+        video.release()
+    assert ok, f"{path} does not decode"
+    return frame
+
+
+def test_a_vertical_crop_centres_on_the_product_as_far_as_the_frame_allows():
+    assert vertical_crop(1280, 720, centre_x=0.75) == (396, 704, 762)  # 960 − 198, even
+    assert vertical_crop(1280, 720, centre_x=0.98)[2] == 1280 - 396  # clamped to the right edge
+    assert vertical_crop(1280, 720, centre_x=0.02)[2] == 0
+
+
+def test_a_vertical_clip_of_a_landscape_recording_gets_a_price_band_a_portrait_one_needs_none():
+    card = product_card_box(CARD_SCENE, 1280, 720)
+    assert card is not None
+    landscape = vertical_filter((1280, 720), 0.5, card)
+    assert landscape[0] == "-filter_complex" and landscape[-2:] == ["-map", "[v]"]
+    assert f"crop={card.w}:{card.h}:{card.x}:{card.y}" in landscape[1], "the card is cut from the recording's frame"
+    band, at = price_band(card, 8, 396, 704)
+    assert band.w == 396 and band.y <= at.y and at.y + at.h <= band.y + band.h and at.x + at.w <= 396
+    # A portrait recording is already 9:16: its card is inside the crop and nothing is added.
+    assert vertical_filter((720, 1280), 0.2, product_card_box(CARD_SCENE, 720, 1280))[0] == "-vf"
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("position, marker_at", [(None, MARKER_X - 220), (0.6, 99)])
+def test_a_vertical_clip_follows_the_known_position_and_shows_the_whole_price_card(
+        tmp_path, carded_recording, position, marker_at):
+    import numpy as np
+
+    recording, card = carded_recording
+    plan = ClipPlan(1, 1, 2.0, 6.0)
+    wide = cut_wide("ffmpeg", "ffprobe", plan, [RecordingFile(recording, 0.0)], tmp_path / "w.mp4", Control())
+    tall = cut_vertical("ffmpeg", "ffprobe", plan, wide, tmp_path / "t.mp4", Control(), centre_x=position,
+                        card=CARD_SCENE)
+    stream = video_stream(tall.path)
+    w, h = stream["width"], stream["height"]
+    assert (w, h) == (198, 352) and stream["pix_fmt"] == "yuv420p"
+    assert decode_count(tall.path)[2] == ""
+    frame = middle_frame(tall.path).astype(int)  # BGR
+    # The product: the white stripe sits where the crop put it (the centre when the position is known).
+    bright = np.flatnonzero(frame[100, :, :].min(axis=1) > 200)
+    assert bright.size and abs(bright.mean() - marker_at) <= 3, (bright, marker_at)
+    # The whole price card is in the band, scaled; beside it the band is the card's dark background.
+    band, at = price_band(card, 4, w, h)
+    inner = frame[at.y + 3:at.y + at.h - 3, at.x + 3:at.x + at.w - 3]
+    b, g, r = (inner[..., i].mean() for i in range(3))
+    assert r > 180 and g < 80 and b < 80, (b, g, r)
+    beside = frame[band.y + 3:band.y + band.h - 3, at.x + at.w + 4:w - 2]
+    assert beside.mean() < 40, "no half card or video beside the card in the band"

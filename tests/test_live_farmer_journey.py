@@ -154,6 +154,16 @@ def test_a_farmer_goes_live_sells_and_watches_the_recording_in_few_taps(
     hands.confirm_next_dialog()
     hands.tap(page.get_by_role("button", name="结束直播"))
     expect(page.locator("#summary-link")).to_be_visible(timeout=20_000)
+    # The broadcast's result, at once where the device check was, one tap from the whole report.
+    expect(page.locator("#after")).to_be_visible()
+    expect(page.locator("#after-orders")).to_have_text("1")
+    expect(page.locator("#after-gmv")).to_have_text("¥64.00")
+    expect(page.locator("#after-best")).to_have_text("第 1 分钟 · ¥64.00")
+    expect(page.locator("#after-sold-out")).to_have_text("没有")
+    report_link = page.get_by_role("link", name="看完整复盘")
+    expect(report_link).to_be_in_viewport()
+    assert report_link.bounding_box()["height"] >= 44
+    assert report_link.get_attribute("href").endswith("/report")
     shots(page, screenshot_dir, "07-stopped", hands)
 
     hands.tap(page.get_by_role("link", name="我的直播"))

@@ -99,3 +99,20 @@ def test_after_a_short_live_the_report_has_its_bands_and_clips_that_play(page: P
     }""")
     assert playing > 0.3
     page.screenshot(path=str(screenshot_dir / "report-after-live-1366x768.png"), full_page=True)
+    # The 9:16 clip of a real live keeps the price card burned into the recording: the card's
+    # yellow price is inside the vertical frame's band (a frame is saved to look at).
+    import cv2
+    import numpy as np
+
+    tall = next(c for c in api.get(f"/api/sessions/{session_id}/clips").json
+                if c["aspect"] == "9:16" and c["product_id"] == honey.id)
+    video = cv2.VideoCapture(tall["path"])
+    video.set(cv2.CAP_PROP_POS_FRAMES, 30)
+    ok, frame = video.read()
+    video.release()
+    assert ok and frame.shape[1] * 16 == frame.shape[0] * 9
+    cv2.imwrite(str(screenshot_dir / "clip-9x16-frame.png"), frame)
+    b, g, r = (frame[..., i].astype(int) for i in range(3))
+    yellow = (r > 200) & (g > 160) & (b < 140)  # the card's price colour, (255, 213, 79)
+    rows = np.flatnonzero(yellow.any(axis=1))
+    assert rows.size > 10 and rows.min() > frame.shape[0] // 2, "the price is in the lower half of the clip"

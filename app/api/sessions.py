@@ -1,6 +1,7 @@
 """After the broadcast (shared/api.md): a session's report, and its clips."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -8,6 +9,7 @@ from flask import current_app, jsonify, request, send_file
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import Session
 
 from accounts.roles import ADMIN, COORDINATOR
 from app.api import bp
@@ -16,7 +18,8 @@ from app.api.live import HOSTS
 from app.database import get_db
 from app.live import clip_worker
 from app.security import role_required
-from live.clip_jobs import ClipsRefused, clip_to_dict, delete_clips, session_clips
+from live.clip_jobs import ClipsRefused, clip_to_dict, session_clips
+from live.disk import DeleteFailed, DeleteRefused, Removal, delete_clips, delete_recordings
 from live.models import Clip, LiveSession
 from live.service import visible_session
 from orders.report import queue_session_clips, session_report
@@ -73,16 +76,46 @@ def session_clips_cancel(session_id: int) -> ResponseReturnValue:
     return jsonify({"cancelled": count})
 
 
+def _delete(session_id: int, remove: Callable[[Session, LiveSession], Removal]) -> ResponseReturnValue:
+    """Cancel the session's unfinished clips, then ``remove`` files and rows together: committed,
+    then the files unlinked; if the commit fails the files are put back (live/disk.py)."""
+    row = _visible(session_id)
+    session = get_db()
+    clip_worker().cancel(session, session_id)
+    try:
+        removal = remove(session, row)
+    except DeleteRefused as exc:
+        raise ApiError(409, _(str(exc))) from exc
+    except DeleteFailed as exc:
+        current_app.logger.warning("delete for session %s failed: %s", session_id, exc.detail)
+        session.rollback()
+        raise ApiError(500, _(str(exc))) from exc
+    try:
+        session.commit()
+    except BaseException:
+        session.rollback()
+        removal.undo()
+        raise
+    removal.finish()
+    return jsonify({"deleted": removal.count, "size_bytes": removal.size_bytes})
+
+
 @bp.delete("/sessions/<int:session_id>/clips")
 @role_required(COORDINATOR, ADMIN)
 def session_clips_delete(session_id: int) -> ResponseReturnValue:
-    """Coordinator: cancel what is queued and delete the session's clips and files → {"deleted": n}."""
-    _visible(session_id)
-    session = get_db()
-    clip_worker().cancel(session, session_id)
-    count = delete_clips(session, session_id)
-    session.commit()
-    return jsonify({"deleted": count})
+    """Coordinator: cancel what is queued and delete the session's clips, files and rows →
+    {"deleted": n, "size_bytes": freed}; 409 for a session another PC recorded."""
+    return _delete(session_id, lambda session, row: delete_clips(session, row, current_app.config["STATION_ID"]))
+
+
+@bp.delete("/sessions/<int:session_id>/recording")
+@role_required(COORDINATOR, ADMIN)
+def session_recording_delete(session_id: int) -> ResponseReturnValue:
+    """Coordinator: delete the session's recording files and rows (the report and the clips stay)
+    → {"deleted": n files, "size_bytes": freed}; 409 while the live runs or for another PC's session."""
+    recordings = Path(current_app.config["DATA_DIR"]) / "recordings"
+    return _delete(session_id, lambda session, row: delete_recordings(session, row, current_app.config["STATION_ID"],
+                                                                      recordings))
 
 
 @bp.get("/clips/<int:clip_id>/file")

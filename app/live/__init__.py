@@ -33,6 +33,7 @@ def init_app(app: Flask) -> None:
                        lambda: str(service.status()["state"]), ffmpeg=ffmpeg,
                        ffprobe=find_ffprobe(ffmpeg) or "ffprobe", zone=ZoneInfo(app.config["VILLAGE_TIMEZONE"]))
     app.extensions["cunbo.clips"] = clips
+    service.on_start(clips.hold)
     app.extensions["cunbo.shutdown_hooks"].append(clips.stop)
 
 

@@ -18,6 +18,7 @@ from app.i18n import N_
 from capture.devices import mask_url
 from live import destinations as dest
 from live.checklist import CheckResult, as_dicts, run_checks
+from live.disk import pending_clips_mb
 from live.service import SourceRefused
 
 # (check, passed?) → (what to say, what to do); %(platform)s is the platform's name.
@@ -58,5 +59,6 @@ def run_checklist(*, video: str, audio: str, destinations: list[str]) -> dict[st
     results = run_checks(
         video=video, audio=audio, destinations=destinations,
         recording_dir=Path(current_app.config["DATA_DIR"]) / "recordings",
+        clips_pending_mb=pending_clips_mb(get_db(), current_app.config["STATION_ID"]),
     )
     return {"ready": all(r.ok for r in results), "checks": [_plain(c, platforms) for c in as_dicts(results)]}

@@ -197,7 +197,8 @@ def session_page(session_id: int) -> ResponseReturnValue:
     products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_({s.product_id for s in row.segments})))}
     playable = [r for r in row.recordings if Path(r.path).is_file()]
     return render_template("live/session.html", row=row, orders=orders, gmv=gmv, products=products,
-                           end_reasons=END_REASONS, recordings=playable)
+                           end_reasons=END_REASONS, recordings=playable,
+                           sizes={r.id: Path(r.path).stat().st_size for r in playable})
 
 
 @bp.get("/sessions/<int:session_id>/report")

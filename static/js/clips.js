@@ -66,11 +66,19 @@
     const res = await window.cunbo.api(method, url);
     if (!res.ok) { error.textContent = (res.data && res.data.error) || res.status; error.hidden = false; }
     refresh();
+    return res;
   }
   box.querySelector('[data-action="make"]').addEventListener("click", () => act("POST", "/api/sessions/" + sid + "/clips"));
   cancel.addEventListener("click", () => act("POST", "/api/sessions/" + sid + "/clips/cancel"));
   const del = box.querySelector('[data-action="delete"]');
   if (del) del.addEventListener("click", () => { if (window.confirm(del.dataset.confirm)) act("DELETE", "/api/sessions/" + sid + "/clips"); });
+  // The recording list is drawn by the server: after a delete the page is loaded again.
+  const delRecording = box.querySelector('[data-action="delete-recording"]');
+  if (delRecording) delRecording.addEventListener("click", async () => {
+    if (!window.confirm(delRecording.dataset.confirm)) return;
+    const res = await act("DELETE", "/api/sessions/" + sid + "/recording");
+    if (res.ok) window.location.reload();
+  });
   const print = document.getElementById("print");
   if (print) print.addEventListener("click", () => window.print());
   refresh();

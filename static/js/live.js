@@ -105,6 +105,36 @@
     link.textContent = T.summary;
     link.id = "summary-link";
     $("message").appendChild(link);
+    showSummary(res.data.session_id);
+  }
+
+  // -- after the live: the report in short where the device check was ------------------------
+  const money = (fen) => "¥" + (fen / 100).toFixed(2);
+  const clock = (s) => { const n = Math.max(0, Math.round(s)); return Math.floor(n / 60) + ":" + String(n % 60).padStart(2, "0"); };
+
+  async function showSummary(sessionId) {
+    if (!sessionId) return;
+    $("setup").hidden = true;
+    $("after").hidden = false;
+    $("after-report").href = "/live/sessions/" + sessionId + "/report";
+    ["after-duration", "after-orders", "after-gmv", "after-best", "after-sold-out"].forEach((id) => { $(id).textContent = "…"; });
+    let res;
+    try { res = await cunbo.api("GET", "/api/sessions/" + sessionId + "/report"); } catch (e) { res = null; }
+    if (!res || !res.ok) { say(T.report_failed, "error"); return; }
+    const r = res.data;
+    $("after-duration").textContent = formatDuration(r.duration_s);
+    $("after-orders").textContent = String(r.orders);
+    $("after-gmv").textContent = money(r.gmv_fen);
+    $("after-best").textContent = r.best_minute
+      ? fill(T.best_minute, { n: r.best_minute.minute + 1, gmv: money(r.best_minute.gmv_fen) }) : T.no_sales;
+    const sold = r.per_product.filter((p) => p.sold_out_at !== null)
+      .map((p) => fill(T.sold_out_at, { name: p.name, t: clock(p.sold_out_at) }));
+    $("after-sold-out").textContent = sold.length ? sold.join(T.list_sep) : T.none_sold_out;
+  }
+
+  function hideSummary() {
+    $("after").hidden = true;
+    $("setup").hidden = state.live;
   }
 
   function becomeLive() {
@@ -115,6 +145,7 @@
     $("btn-stop").hidden = false;
     $("btn-history").hidden = true;
     $("setup").hidden = true;
+    $("after").hidden = true;
     $("on-air").hidden = false;
     $("elapsed").hidden = false;
     document.querySelector(".meter").hidden = false;
@@ -237,7 +268,10 @@
     try { res = await cunbo.api("GET", "/api/live/status"); } catch (e) { setHealth("warn", T.network); return; }
     if (!res.ok) return;
     const s = res.data;
-    if (s.state === "idle") { if (state.live) becomeIdle(); return; }
+    if (s.state === "idle") {  // ended elsewhere (its plan's end, a helper's screen): the result here too
+      if (state.live) { const ended = state.sessionId; becomeIdle(); showSummary(ended); }
+      return;
+    }
     const [kind, text] = health(s);
     setHealth(kind, text);
     $("elapsed").textContent = formatDuration(s.elapsed_s);
@@ -383,6 +417,7 @@
 
   // -- wiring -------------------------------------------------------------------------------
   $("btn-check").addEventListener("click", runChecklist);
+  $("after-close").addEventListener("click", () => { hideSummary(); runChecklist(); });
   document.querySelectorAll(".setting").forEach((el) => el.addEventListener("change", runChecklist));
   $("btn-start").addEventListener("click", start);
   $("btn-stop").addEventListener("click", stop);
