@@ -22,9 +22,13 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(40), unique=True)
     display_name: Mapped[str] = mapped_column(String(40), default="")
     role: Mapped[str] = mapped_column(String(16))
-    password_hash: Mapped[str] = mapped_column(String(255))
+    # None for a farmer who logs in only with a PIN on the village PC: no password matches it.
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
     pin_hash: Mapped[str | None] = mapped_column(String(255), default=None)
     village: Mapped[str] = mapped_column(String(60), default="")
+    # Where the aid partner picks this farmer's (or station's) parcels up, and whom it calls.
+    phone: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    pickup_address: Mapped[str] = mapped_column(String(200), default="", server_default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Part of the id a session cookie carries; logging out bumps it, so every earlier cookie of

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from accounts.models import ApiToken, LoginFailure, User
-from accounts.roles import FARMER, ROLES
-from db import utcnow
+from accounts.roles import ADMIN, FARMER, ROLES
+from db import N_, utcnow
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{2,40}$")
 PIN_RE = re.compile(r"^[0-9]{4,6}$")
@@ -30,7 +30,17 @@ FAILURE_WINDOW = timedelta(minutes=10)
 
 
 class AccountError(ValueError):
-    """Bad input for an account operation; the message is shown to the person as it is."""
+    """Bad input for an account operation; the message is shown to the person as it is.
+
+    ``msgid`` and ``params`` let the HTTP layer show it in the person's language
+    (``app.i18n.localized``); ``field`` names the input at fault, when there is one.
+    """
+
+    def __init__(self, message: str, field: str | None = None, **params: object) -> None:
+        super().__init__(message % params if params else message)
+        self.msgid = message
+        self.params = params
+        self.field = field
 
 
 class LoginRefused(Exception):
@@ -49,28 +59,37 @@ def create_user(
     session: Session,
     username: str,
     role: str,
-    password: str,
+    password: str | None,
     *,
     display_name: str = "",
     pin: str | None = None,
     village: str = "",
+    phone: str = "",
+    pickup_address: str = "",
 ) -> User:
-    """Create a user. Raises :class:`AccountError` for a bad or taken name, role, password or PIN."""
+    """Create a user. A farmer with a PIN may have no password (``None`` or empty).
+
+    Raises :class:`AccountError` for a bad or taken name, role, password or PIN.
+    """
     username = username.strip()
     if not USERNAME_RE.match(username):
         raise AccountError("用户名需 2–40 个字母、数字、汉字或 _ . -")
     if role not in ROLES:
         raise AccountError(f"未知角色 {role!r}，可选：{', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD:
-        raise AccountError(f"密码至少 {MIN_PASSWORD} 位")
+    if not password and not (role == FARMER and pin):
+        raise AccountError(N_("请填写密码（只用 PIN 登录的农户可以不填，但要填 PIN 码）"), "password")
+    if password:
+        _check_password(password)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise AccountError(f"用户名 {username} 已被使用")
     user = User(
         username=username,
         role=role,
-        password_hash=generate_password_hash(password),
+        password_hash=generate_password_hash(password) if password else None,
         display_name=display_name.strip()[:40],
         village=village.strip()[:60],
+        phone=phone.strip()[:20],
+        pickup_address=pickup_address.strip()[:200],
     )
     session.add(user)
     if pin is not None:
@@ -79,12 +98,74 @@ def create_user(
     return user
 
 
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(N_("密码至少 %(n)d 位"), "password", n=MIN_PASSWORD)
+
+
+def set_password(user: User, password: str) -> None:
+    """Give ``user`` a new password. Raises :class:`AccountError` when it is too short."""
+    _check_password(password)
+    user.password_hash = generate_password_hash(password)
+
+
+def update_user(
+    session: Session,
+    user: User,
+    *,
+    display_name: str,
+    role: str,
+    village: str,
+    phone: str,
+    pickup_address: str,
+    password: str | None = None,
+) -> None:
+    """Change a user's name, role and contact details (and password, when one is given).
+
+    A user who is no longer a farmer loses their PIN (only farmers use one) and then needs a
+    password. Raises :class:`AccountError` for an unknown role, a short password, a non-farmer
+    left without a password, and for taking the admin role from the last active admin.
+    """
+    if role not in ROLES:
+        raise AccountError(N_("未知角色 %(role)s"), "role", role=role)
+    if user.role == ADMIN and role != ADMIN and user.active and count_admins(session) <= 1:
+        raise AccountError(N_("这是最后一个管理员，不能改成别的角色"), "role")
+    if password:
+        set_password(user, password)
+    if role != FARMER and user.password_hash is None:
+        raise AccountError(N_("只有农户可以只用 PIN 登录：请给这个账号设一个密码"), "password")
+    if role != FARMER:
+        user.pin_hash = None
+    user.role = role
+    user.display_name = display_name.strip()[:40]
+    user.village = village.strip()[:60]
+    user.phone = phone.strip()[:20]
+    user.pickup_address = pickup_address.strip()[:200]
+    session.flush()
+
+
+def set_active(session: Session, user: User, active: bool) -> None:
+    """Enable or disable a user. A disabled user cannot log in by password, PIN or API token, and
+    every session they had ends (re-enabling does not bring those back).
+
+    Raises :class:`AccountError` for disabling the last active admin.
+    """
+    if not active and user.active and user.role == ADMIN and count_admins(session) <= 1:
+        raise AccountError(N_("这是最后一个管理员，不能停用"))
+    if user.active == active:
+        return
+    user.active = active
+    session.flush()
+    if not active:
+        end_sessions(session, user)
+
+
 def set_pin(user: User, pin: str) -> None:
     """Give a farmer a short PIN for the village PC. Raises :class:`AccountError`."""
     if user.role != FARMER:
-        raise AccountError("只有主播农户可以使用 PIN 登录")
+        raise AccountError("只有主播农户可以使用 PIN 登录", "pin")
     if not PIN_RE.match(pin):
-        raise AccountError("PIN 需 4–6 位数字")
+        raise AccountError("PIN 需 4–6 位数字", "pin")
     user.pin_hash = generate_password_hash(pin)
 
 
@@ -150,7 +231,7 @@ def authenticate(session: Session, username: str, password: str, address: str,
     throttled and :class:`LoginRefused` otherwise; the caller commits either way.
     """
     return _checked(session, username, address, attempt,
-                    lambda user: check_password_hash(user.password_hash, password))
+                    lambda user: user.password_hash is not None and check_password_hash(user.password_hash, password))
 
 
 def authenticate_pin(session: Session, username: str, pin: str, address: str,

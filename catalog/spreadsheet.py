@@ -56,7 +56,10 @@ from db import utcnow
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 VILLAGE_ZONE = ZoneInfo("Asia/Shanghai")
 PROGRESS_EVERY = 500
-PREVIEW_ROWS = 500
+# Rows the dry run lists one by one (the page shows them under the summary and says how many more).
+PREVIEW_ROWS = 200
+# A new row needs an owner who sells: a 农户 cell, or the farmer chosen for the whole file.
+NO_OWNER = N_("没有农户：请在表里写“农户”列，或在上面选这个文件的商品属于哪位农户")
 
 Progress = Callable[[str, int, int], None]
 
@@ -407,6 +410,8 @@ class RowPlan:
     old: dict[str, Any] = field(default_factory=dict)
     farmer_change: tuple[str, str] | None = None
     owner: User | None = None
+    # Who owns the product now (an update), for the dry run's owner column.
+    owner_id: int | None = None
 
 
 @dataclass
@@ -423,6 +428,8 @@ class ImportReport:
     dry_run: bool = False
     written: bool = False
     preview: list[dict[str, Any]] = field(default_factory=list)
+    # Rows of the preview left out beyond PREVIEW_ROWS.
+    preview_more: int = 0
 
     @property
     def ok(self) -> bool:
@@ -435,7 +442,7 @@ class ImportReport:
             "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
             "errors": self.errors, "photo_errors": self.photo_errors, "photos": self.photos,
             "ignored_columns": self.ignored_columns, "dry_run": self.dry_run, "written": self.written,
-            "preview": self.preview,
+            "preview": self.preview, "preview_more": self.preview_more,
         }
 
 
@@ -534,11 +541,14 @@ def plan_import(
     data: bytes,
     actor: User,
     *,
+    farmer: User | None = None,
     zone: ZoneInfo = VILLAGE_ZONE,
     progress: Progress = no_progress,
 ) -> tuple[list[RowPlan], list[str]]:
     """Read and check every row against the catalog, writing nothing.
 
+    ``farmer`` owns the new rows whose 农户 cell is blank (or that have no such column); a new
+    row with no owner is refused, so that no product lands with someone who does not sell it.
     Returns the plan of each non-blank row and the ignored header names. Raises
     :class:`ImportFileRejected` for a file that is not a readable CSV with a header, and
     :class:`~catalog.errors.NotAllowed` for a non-manager.
@@ -558,7 +568,7 @@ def plan_import(
     seen_sku: dict[str, int] = {}
     plans: list[RowPlan] = []
     for done, (row, cells) in enumerate(body, 1):
-        plans.append(_plan_row(row, cells, mapped, zone, existing, owners, seen_sku, actor))
+        plans.append(_plan_row(row, cells, mapped, zone, existing, owners, seen_sku, farmer))
         if done % PROGRESS_EVERY == 0:
             progress("checking", done, total)
     progress("checking", total, total)
@@ -573,7 +583,7 @@ def _plan_row(
     existing: Mapping[str, _Existing],
     owners: Mapping[str, User],
     seen_sku: dict[str, int],
-    actor: User,
+    file_farmer: User | None,
 ) -> RowPlan:
     values, problems, farmer_name = _read_row(mapped, cells, zone)
     sku = str(values.get("sku") or "")
@@ -604,10 +614,14 @@ def _plan_row(
         if missing:
             plan.error = "新商品要填" + "、".join(missing)
             return plan
-        plan.action, plan.values, plan.owner = "create", cleaned, owner or actor
+        owner = owner or file_farmer
+        if owner is None:
+            plan.error = NO_OWNER
+            return plan
+        plan.action, plan.values, plan.owner = "create", cleaned, owner
         plan.name = cleaned["name"]
         return plan
-    plan.product_id, plan.name = current.id, current.values["name"]
+    plan.product_id, plan.name, plan.owner_id = current.id, current.values["name"], current.farmer_id
     plan.changes = diff_fields(current.values, cleaned)
     if owner is not None and owner.id != current.farmer_id:
         plan.changes["farmer_id"] = owner.id
@@ -615,6 +629,7 @@ def _plan_row(
     if owner is not None and "farmer_id" in plan.changes:
         before = next((u.username for u in owners.values() if u.id == current.farmer_id), "")
         plan.farmer_change = (before, owner.username)
+        plan.owner_id = owner.id
     plan.action = "update" if plan.changes else "unchanged"
     return plan
 
@@ -628,22 +643,28 @@ def import_products(
     partial: bool = False,
     photos: Sequence[tuple[str, bytes]] = (),
     data_dir: Any = None,
+    farmer: User | None = None,
     zone: ZoneInfo = VILLAGE_ZONE,
     reason: str = "CSV 导入",
     progress: Progress = no_progress,
 ) -> ImportReport:
     """Upsert products by sku from CSV ``data``; attach ``photos`` named after skus (``A001.jpg``).
 
+    ``farmer`` owns new rows that name no farmer (see :func:`plan_import`).
+
     With any bad row or photo nothing is written, unless ``partial`` (then the good rows are);
     ``dry_run`` never writes. Raises :class:`ImportFileRejected` for an unreadable file and
     :class:`~catalog.errors.NotAllowed` for a non-manager; bad rows are reported, not raised.
     """
-    plans, ignored = plan_import(session, data, actor, zone=zone, progress=progress)
+    plans, ignored = plan_import(session, data, actor, farmer=farmer, zone=zone, progress=progress)
     report = ImportReport(ignored_columns=ignored, dry_run=dry_run)
     report.errors = [{"row": p.row, "error": p.error} for p in plans if p.action == "error"]
     checked_photos = _check_photos(photos, plans, session, report)
     counts = {action: sum(1 for p in plans if p.action == action) for action in ("create", "update", "unchanged")}
-    report.preview = [_preview(p) for p in plans if p.action in ("create", "update", "error")][:PREVIEW_ROWS]
+    listed = [p for p in plans if p.action in ("create", "update", "error")]
+    names = _owner_names(session, {p.owner_id for p in listed[:PREVIEW_ROWS] if p.owner_id is not None})
+    report.preview = [_preview(p, names) for p in listed[:PREVIEW_ROWS]]
+    report.preview_more = max(len(listed) - PREVIEW_ROWS, 0)
     if dry_run or (not report.ok and not partial):
         if dry_run:
             report.created, report.updated, report.unchanged = counts["create"], counts["update"], counts["unchanged"]
@@ -658,14 +679,26 @@ def import_products(
     return report
 
 
-def _preview(plan: RowPlan) -> dict[str, Any]:
+def _owner_names(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.display_name, User.username).where(User.id.in_(ids)))
+    return {user_id: display or username for user_id, display, username in rows}
+
+
+def _preview(plan: RowPlan, names: Mapping[int, str]) -> dict[str, Any]:
+    """One row of the dry run: what happens, whose product it is and its price and stock after."""
     changes = {}
+    after: dict[str, Any] = plan.values
+    owner = plan.owner.name if plan.owner is not None else names.get(plan.owner_id or 0, "")
     if plan.action == "update":
         changes = {f: [_shown(f, plan.old.get(f)), _shown(f, v)] for f, v in plan.changes.items() if f != "farmer_id"}
         if plan.farmer_change:
             changes["farmer"] = list(plan.farmer_change)
+        after = {**plan.old, **plan.changes}
     return {"row": plan.row, "action": plan.action, "sku": plan.sku, "name": plan.name,
-            "changes": changes, "error": plan.error}
+            "changes": changes, "error": plan.error, "owner": owner,
+            "price": _shown("price_fen", after.get("price_fen")), "stock": after.get("stock")}
 
 
 def _shown(field_name: str, value: Any) -> Any:

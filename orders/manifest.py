@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from accounts.models import User
 from catalog.text import write_csv
 from orders.errors import OrderError
 from orders.models import CHANNEL_LABELS, STATUS_LABELS, Handoff
@@ -70,6 +71,47 @@ def manifest_lines(handoff: Handoff) -> list[ManifestLine]:
         )
         for o in handoff.orders
     ]
+
+
+@dataclass(frozen=True)
+class PickupPoint:
+    """Where the partner picks up one farmer's parcels of a batch, and whom to call.
+
+    A farmer with no pick-up address of their own hands parcels over at the station that made the
+    batch (``at_station``): then the address and phone are the station's, and the farmer's phone
+    is still given when there is one.
+    """
+
+    farmer: str
+    farmer_phone: str
+    address: str
+    phone: str
+    at_station: bool
+    orders: int
+    packages: int
+
+
+def pickup_points(handoff: Handoff) -> list[PickupPoint]:
+    """One pick-up point per farmer of the batch, in the order their first order appears."""
+    station = handoff.created_by
+    by_farmer: dict[int, list[int]] = {}
+    farmers: dict[int, User] = {}
+    for o in handoff.orders:
+        counts = by_farmer.setdefault(o.farmer_id, [0, 0])
+        counts[0] += 1
+        counts[1] += o.packages
+        farmers[o.farmer_id] = o.farmer
+    points: list[PickupPoint] = []
+    for farmer_id, (count, packages) in by_farmer.items():
+        farmer = farmers[farmer_id]
+        own = bool(farmer.pickup_address.strip())
+        points.append(PickupPoint(
+            farmer=farmer.name, farmer_phone=farmer.phone,
+            address=farmer.pickup_address if own else station.pickup_address,
+            phone=(farmer.phone if own else station.phone) or farmer.phone,
+            at_station=not own, orders=count, packages=packages,
+        ))
+    return points
 
 
 def manifest_csv(handoff: Handoff) -> bytes:

@@ -588,10 +588,11 @@ def add_shipment(session: Session, *, actor: User, order_id: int, carrier: str, 
     pick-up is confirmed or after delivery.
     """
     order = _partner_order(session, actor, order_id)
-    carrier = _clean_text(carrier, "快递公司", 40)
+    carrier = _clean_text(carrier, "快递公司", 40, field="carrier")
     tracking_no = re.sub(r"\s", "", tracking_no or "")
     if not TRACKING_RE.match(tracking_no):
-        raise OrderError(f"运单号不对：{tracking_no or '（空）'}，应为 4–64 位字母或数字 (bad tracking number)")
+        raise OrderError(f"运单号不对：{tracking_no or '（空）'}，应为 4–64 位字母或数字 (bad tracking number)",
+                         "tracking_no")
     handoff = order.handoff
     if handoff is None or handoff.acked_at is None:
         raise WrongState(

@@ -30,6 +30,10 @@ def run(session, coord, rows, encoding="utf-8-sig", **kw):
     return report
 
 
+def farmer(session, username):
+    return session.scalar(select(services.User).where(services.User.username == username))
+
+
 def catalog(session):
     return {p.sku: p for p in session.scalars(select(Product))}
 
@@ -72,7 +76,7 @@ def test_english_headers_in_any_order_and_unknown_columns_are_skipped(session, c
 
 def test_tab_separated_utf16_unicode_text_is_read(session, coord):
     data = "名称\t单位\t单价\t编号\r\n苹果\t斤\t8\tP1\r\n".encode("utf-16")
-    report = spreadsheet.import_products(session, data, coord)
+    report = spreadsheet.import_products(session, data, coord, farmer=farmer(session, "wang"))
     assert report.created == 1
 
 
@@ -100,7 +104,8 @@ def test_dry_run_reports_changes_and_writes_nothing(session, coord):
     assert (report.updated, report.created, report.written) == (1, 0, False)
     assert report.errors == [{"row": 3, "error": "新商品要填名称、单位"}]
     assert report.preview[0] == {"row": 2, "action": "update", "sku": "A001", "name": "五常大米",
-                                 "changes": {"price_fen": ["59.90", "60.00"]}, "error": ""}
+                                 "changes": {"price_fen": ["59.90", "60.00"]}, "error": "", "owner": "王大姐",
+                                 "price": "60.00", "stock": 20}
     assert catalog(session)["A001"].price_fen == 5990
 
 
@@ -143,7 +148,7 @@ def test_every_bad_row_is_reported_with_its_excel_row_number(session, coord):
 
 def test_html_in_names_is_kept_as_text(session, coord):
     rows = [["名称", "单位", "单价", "编号"], ["<script>alert(1)</script>", "斤", "1", "X1"]]
-    run(session, coord, rows)
+    run(session, coord, rows, farmer=farmer(session, "wang"))
     assert catalog(session)["X1"].name == "<script>alert(1)</script>"
 
 
@@ -191,7 +196,7 @@ def test_only_managers_import(session, coord):
 def test_promotion_windows_and_dates_use_village_time(session, coord):
     rows = [["编号", "名称", "单位", "单价", "促销价", "促销开始", "促销结束", "生产日期", "上架"],
             ["P1", "梨", "斤", "5", "4", "2025/6/1 8:00", "2025-06-03", "2025年5月30日", "否"]]
-    run(session, coord, rows)
+    run(session, coord, rows, farmer=farmer(session, "wang"))
     p = catalog(session)["P1"]
     assert p.promo_starts_at.isoformat() == "2025-06-01T00:00:00+00:00"  # 08:00 in Beijing
     assert p.promo_ends_at.isoformat() == "2025-06-03T16:00:00+00:00"  # the whole of 3 June

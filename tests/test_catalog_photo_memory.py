@@ -13,7 +13,7 @@ from catalog import photos, spreadsheet
 from catalog.errors import ImportFileRejected
 from tests import factories
 
-ROWS = [["编号", "名称", "单位", "单价", "库存"]] + [[f"P{i}", f"照片{i}", "斤", "1", "1"] for i in range(4)]
+ROWS = [["编号", "名称", "农户", "单位", "单价", "库存"]] + [[f"P{i}", f"照片{i}", "grower", "斤", "1", "1"] for i in range(4)]
 
 
 def png(size: tuple[int, int] = (400, 300)) -> bytes:
@@ -24,6 +24,7 @@ def png(size: tuple[int, int] = (400, 300)) -> bytes:
 
 @pytest.fixture
 def coord(session):
+    factories.user(session, "farmer", "grower")
     return factories.user(session, "coordinator", "coord")
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import AwareDatetime, model_validator
 
@@ -190,6 +191,8 @@ def import_products() -> ResponseReturnValue:
 
     Optional ``photos`` (several files named after skus, ``A001.jpg``) are attached to the
     products. Optional ``progress`` is a job id the page polls at /api/products/import/progress/<id>.
+    Optional ``farmer`` (a user name) owns the new rows that name no farmer; a new row with no
+    farmer at all is a row error.
     """
     _require_manager()
     upload = request.files.get("file")
@@ -199,12 +202,14 @@ def import_products() -> ResponseReturnValue:
     job_id = request.form.get("progress") or request.args.get("progress") or ""
     report_progress = _progress_reporter(job_id)
     session = get_db()
+    farmer_name = (request.form.get("farmer") or request.args.get("farmer") or "").strip()
     try:
+        farmer = services.resolve_farmer(session, farmer_name) if farmer_name else None
         data = read_spreadsheet(upload)
         pictures = [(p.filename or "", read_photo(p)) for p in request.files.getlist("photos") if p.filename]
         report = spreadsheet.import_products(
             session, data, current_user, dry_run=dry_run, partial=partial, photos=pictures,
-            data_dir=data_dir(), zone=village_zone(), progress=report_progress,
+            data_dir=data_dir(), farmer=farmer, zone=village_zone(), progress=report_progress,
         )
     except ImportFileRejected as exc:
         session.rollback()
@@ -222,6 +227,9 @@ def import_products() -> ResponseReturnValue:
         session.rollback()
     report_progress("done", 1, 1)
     body = report.as_dict()
+    # Row reasons that are msgids (the newer ones) in the person's language; the rest as they are.
+    for item in (*body["errors"], *body["preview"]):
+        item["error"] = _(item["error"]) if item["error"] else item["error"]
     if not report.ok and not partial:
         body["error"] = f"有 {len(report.errors) + len(report.photo_errors)} 处错误，没有写入任何商品 (nothing was written)"
         return jsonify(body), 400

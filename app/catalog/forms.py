@@ -7,11 +7,16 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 
 from catalog.money import parse_yuan, yuan_text
 from catalog.models import Product
 from catalog.spreadsheet import parse_count, parse_day, parse_moment
+
+# Inputs a new product cannot do without, each named in its own error beside it (label msgid).
+REQUIRED = (("name", _l("名称")), ("farmer", _l("农户")), ("unit", _l("单位")), ("price", _l("单价")),
+            ("stock", _l("库存")))
 
 # Catalog field → form field, so that a domain error lands under the right input.
 FORM_FIELD = {
@@ -41,6 +46,9 @@ class ProductForm(FlaskForm):
                                    render_kw={"rows": 5, "maxlength": 220})
     active = BooleanField(_l("上架销售"), default=True)
     reason = StringField(_l("修改原因（记入历史，可不填）"), render_kw={"maxlength": 120})
+    # Only on the new-product page; a product's photos are managed on its own pages after that.
+    photo = FileField(_l("照片（可不选；JPG 或 PNG，最大 10 MB）"),
+                      render_kw={"accept": "image/jpeg,image/png,image/webp"})
 
     def fill_from(self, product: Product, zone: ZoneInfo) -> None:
         """Show a product's current values."""
@@ -76,7 +84,14 @@ class ProductForm(FlaskForm):
             "produced_on": (self.produced_on, lambda t: parse_day(t, str(_l("生产日期"))) if t.strip() else None),
         }
         ok = True
+        for name, label in REQUIRED:
+            field = getattr(self, name)
+            if not str(field.data or "").strip():
+                field.errors = [*field.errors, str(_l("%(field)s不能为空", field=label))]
+                ok = False
         for key, (field, read) in readers.items():
+            if field.errors:
+                continue
             try:
                 out[key] = read(field.data or "")
             except ValueError as exc:

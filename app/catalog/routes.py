@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from accounts import services as accounts
 from accounts.models import User
 from accounts.roles import FARMER, MANAGERS
 from app.catalog import bp
@@ -92,22 +93,35 @@ def index() -> ResponseReturnValue:
 
 def _form(product: Product | None = None) -> ProductForm:
     form = ProductForm()
-    form.farmer.choices = [(u.username, f"{u.name}（{u.username}）") for u in services.farmers(get_db())]
+    # Only farmers are offered: a product belongs to someone who sells it on their console. A
+    # product the station owns from before keeps its owner until someone picks a farmer.
+    owners = accounts.users_by_role(get_db(), FARMER)
+    if product is not None and product.farmer.role != FARMER:
+        owners.insert(0, product.farmer)
+    form.farmer.choices = [("", _("请选择农户"))] + [(u.username, f"{u.name}（{u.username}）") for u in owners]
     if product is not None and request.method == "GET":
         form.fill_from(product, village_zone())
     return form
 
 
 def _save(form: ProductForm, product: Product | None) -> Product | None:
-    """Create or change the product from the form; None after showing errors on the form."""
+    """Create or change the product from the form; None after showing errors on the form.
+
+    A new product may come with a photo: both are saved, or neither (the typed values stay on
+    the form and the photo's error is shown beside its input).
+    """
     values = form.values(village_zone())
     if values is None:
         return None
     session = get_db()
     reason = (form.reason.data or "").strip()
+    upload = request.files.get("photo")
     try:
         if product is None:
+            picture = read_photo(upload) if upload is not None and upload.filename else None
             product = services.create_product(session, actor=current_user, reason=reason or "新建商品", **values)
+            if picture is not None:
+                photos.add_photo(session, data_dir(), product, picture, current_user)
         else:
             if values["sku"] is None:
                 values.pop("sku")
@@ -172,7 +186,7 @@ def detail(product_id: int) -> ResponseReturnValue:
 @bp.post("/<int:product_id>/photos")
 @role_required(*MANAGERS)
 def upload_photo(product_id: int) -> ResponseReturnValue:
-    """Add a photo from the edit page."""
+    """Add a photo from the product's page or its edit page (``back=detail`` returns to the former)."""
     product = _visible_product(product_id)
     upload = request.files.get("photo")
     session = get_db()
@@ -187,7 +201,8 @@ def upload_photo(product_id: int) -> ResponseReturnValue:
         else:
             session.commit()
             flash(_("照片已上传"), "success")
-    return redirect(url_for("catalog.edit", product_id=product.id) + "#photos")
+    back = "catalog.detail" if request.form.get("back") == "detail" else "catalog.edit"
+    return redirect(url_for(back, product_id=product.id) + "#photos")
 
 
 @bp.post("/<int:product_id>/photos/<int:photo_id>/delete")
@@ -274,4 +289,5 @@ def _read_deltas(form: Any, allowed: set[int]) -> tuple[dict[int, int], dict[int
 @role_required(*MANAGERS)
 def import_page() -> ResponseReturnValue:
     """Upload a spreadsheet, read the dry-run report, then confirm."""
-    return render_template("catalog/import.html", columns=COLUMNS, max_mb=MAX_IMPORT_BYTES // (1024 * 1024))
+    return render_template("catalog/import.html", columns=COLUMNS, max_mb=MAX_IMPORT_BYTES // (1024 * 1024),
+                           farmers=accounts.users_by_role(get_db(), FARMER))

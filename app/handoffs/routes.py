@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -23,7 +23,7 @@ from app.security import role_required
 from orders import importer, manifest
 from orders import services as orders
 from orders.errors import OrderError
-from orders.models import Handoff
+from orders.models import STATUS_LABELS, Handoff
 
 register_card(HomeCard(
     title=N_("交接给发货方"), hint=N_("选好订单，一次交给帮扶发货方，打印交接单"), endpoint="handoffs.new",
@@ -95,7 +95,13 @@ def new() -> ResponseReturnValue:
 def show(handoff_id: int) -> ResponseReturnValue:
     """One batch: its orders, pick-up, tracking numbers, and the manifest in three forms."""
     handoff = _load(handoff_id)
-    return render_template("handoffs/show.html", handoff=handoff, is_partner=current_user.id == handoff.partner_id)
+    return _show_page(handoff)
+
+
+def _show_page(handoff: Handoff, status: int = 200, **extra: object) -> ResponseReturnValue:
+    values: dict[str, object] = {"typed": {}, "ship_error": None, **extra}
+    return render_template("handoffs/show.html", handoff=handoff, is_partner=current_user.id == handoff.partner_id,
+                           pickups=manifest.pickup_points(handoff), **values), status
 
 
 @bp.get("/<int:handoff_id>/manifest")
@@ -119,12 +125,37 @@ def ack(handoff_id: int) -> ResponseReturnValue:
 @bp.post("/<int:handoff_id>/orders/<int:order_id>/shipment")
 @role_required(PARTNER)
 def shipment(handoff_id: int, order_id: int) -> ResponseReturnValue:
-    """One order's carrier and tracking number."""
-    if order_id not in {o.id for o in _load(handoff_id).orders}:
+    """One order's carrier and tracking number.
+
+    The page saves it in place (fetch, answered with JSON); without JavaScript the browser comes
+    back to the same row. A refused number keeps what was typed and marks the field at fault.
+    """
+    handoff = _load(handoff_id)
+    if order_id not in {o.id for o in handoff.orders}:
         abort(404)
-    return _act(lambda: orders.add_shipment(
-        get_db(), actor=current_user, order_id=order_id, carrier=request.form.get("carrier", ""),
-        tracking_no=request.form.get("tracking_no", "")), handoff_id, _("订单 #%(id)s 已发货", id=order_id))
+    session = get_db()
+    typed = {"carrier": request.form.get("carrier", ""), "tracking_no": request.form.get("tracking_no", "")}
+    wants_json = request.accept_mimetypes.best == "application/json"
+    try:
+        order = orders.add_shipment(session, actor=current_user, order_id=order_id, **typed)
+    except OrderError as exc:
+        session.rollback()
+        status = status_for(exc)
+        if status in (403, 404):
+            abort(status)
+        field = exc.field if exc.field in typed else None
+        if wants_json:
+            return jsonify({"error": localized(exc), "field": field}), status
+        session.refresh(handoff)
+        return _show_page(handoff, status, typed={order_id: typed},
+                          ship_error={"order_id": order_id, "field": field, "message": localized(exc)})
+    session.commit()
+    done = _("订单 #%(id)s 已发货", id=order_id)
+    if wants_json:
+        return jsonify({"message": done, "carrier": order.carrier, "tracking_no": order.tracking_no,
+                        "status": order.status, "status_label": _(STATUS_LABELS[order.status])})
+    flash(done, "success")
+    return redirect(url_for("handoffs.show", handoff_id=handoff_id) + f"#order-{order_id}")
 
 
 @bp.post("/<int:handoff_id>/tracking")
@@ -147,5 +178,4 @@ def tracking(handoff_id: int) -> ResponseReturnValue:
     partial = request.form.get("partial") == "y"
     status = finish_upload(session, report, dry_run=False, partial=partial)
     session.refresh(handoff)
-    return render_template("handoffs/show.html", handoff=handoff, is_partner=True, report=report,
-                           written=status == 200), status
+    return _show_page(handoff, status, report=report, written=status == 200)

@@ -12,7 +12,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from accounts.roles import ADMIN, COORDINATOR, FARMER
+from accounts import services as accounts
+from accounts.roles import ADMIN, COORDINATOR, FARMER, MANAGERS
 from app.catalog.uploads import photo_urls
 from app.database import get_db
 from app.home import HomeCard, register_card
@@ -50,10 +51,17 @@ def photo_url(product: Product) -> str | None:
     return photo_urls(product)[0]["card"] if product.photos else None
 
 
+def _farmer_filter() -> str | None:
+    """The farmer whose products a coordinator or admin runs the console for (``?farmer=``);
+    a farmer always sees only their own."""
+    return (request.args.get("farmer", "").strip() or None) if current_user.role in MANAGERS else None
+
+
 def _lineup() -> tuple[list[Product], dict[int, int]]:
     """The host's products on sale in link order, and each one's price in force now (the one
     price the video, the cards and the orders use)."""
-    products = catalog.list_products(get_db(), viewer=current_user, active=True, sort="link_no", limit=200)
+    products = catalog.list_products(get_db(), viewer=current_user, active=True, sort="link_no", limit=200,
+                                     farmer=_farmer_filter())
     now = utcnow()
     return products, {p.id: p.price_at(now) for p in products}
 
@@ -80,6 +88,8 @@ def console() -> ResponseReturnValue:
         live=live_service().status(current_user),
         photo_url=photo_url,
         price_now=price_now,
+        farmer=_farmer_filter() or "",
+        farmers=accounts.users_by_role(session, FARMER) if current_user.role in MANAGERS else [],
     )
 
 

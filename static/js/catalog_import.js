@@ -60,6 +60,7 @@
     const body = new FormData();
     body.append("file", file);
     for (const photo of photoInput.files) body.append("photos", photo);
+    body.append("farmer", document.getElementById("import-farmer").value);
     body.append("dry_run", dryRun ? "1" : "0");
     body.append("partial", partial.checked ? "1" : "0");
     const jobId = newJobId();
@@ -145,7 +146,12 @@
     rows(document.getElementById("photo-error-table"), photoErrors, (e) => [e.file, e.error]);
     const actions = { create: texts.create, update: texts.update, error: texts.error };
     rows(document.getElementById("preview-table"), dryRun ? (data.preview || []) : [],
-      (p) => [String(p.row), actions[p.action] || p.action, p.sku, p.name, p.action === "error" ? p.error : describeChanges(p.changes)]);
+      (p) => [String(p.row), actions[p.action] || p.action, p.sku, p.name, p.owner || "",
+        p.price === null || p.price === undefined ? "" : "¥" + p.price, p.stock === null || p.stock === undefined ? "" : String(p.stock),
+        p.action === "error" ? p.error : describeChanges(p.changes)]);
+    const more = document.getElementById("preview-more");
+    more.hidden = !(dryRun && data.preview_more > 0);
+    more.textContent = fill(texts.more, { n: data.preview_more || 0 });
     const fileProblem = errors.some((e) => !e.row);
     const canConfirm = dryRun && !fileProblem && (bad === 0 || partial.checked) && (data.created + data.updated + data.photos > 0 || bad > 0);
     partialBox.hidden = !(dryRun && bad > 0 && !fileProblem);
@@ -163,7 +169,7 @@
     if (lastReport) confirmButton.hidden = !partial.checked;
   });
   // A new file needs a new check before anything can be confirmed.
-  for (const input of [fileInput, photoInput]) {
+  for (const input of [fileInput, photoInput, document.getElementById("import-farmer")]) {
     input.addEventListener("change", () => {
       report.hidden = true;
       confirmButton.hidden = true;
