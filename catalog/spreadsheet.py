@@ -51,7 +51,7 @@ from catalog.services import (
     owners_by_name,
     require_manager,
 )
-from db import utcnow
+from db import FIRST_YEAR, LAST_YEAR, in_calendar, utcnow
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 VILLAGE_ZONE = ZoneInfo("Asia/Shanghai")
@@ -88,9 +88,12 @@ def parse_day(cell: str, label: str) -> date:
     text = unicodedata.normalize("NFKC", cell).strip()
     for fmt in _DATE_FORMATS:
         try:
-            return datetime.strptime(text, fmt).date()
+            day = datetime.strptime(text, fmt).date()
         except ValueError:
             continue
+        if not in_calendar(day):  # year 9999 broke the export (9999-12-31 in UTC is year 10000 here)
+            raise ValueError(f"{label}的年份要在 {FIRST_YEAR} 到 {LAST_YEAR} 之间：{cell}")
+        return day
     raise ValueError(f"{label}看不懂：{cell}（请写成 2025-06-01）")
 
 

@@ -45,6 +45,12 @@ class Me(Answer):
     display_name: str
 
 
+class PhotoUrls(Answer):
+    thumb: str
+    card: str
+    full: str
+
+
 class Product(Answer):
     id: int
     sku: str
@@ -65,7 +71,7 @@ class Product(Answer):
     selling_points: list[str]
     active: bool
     photos: list[str]
-    photo_urls: list[str]
+    photo_urls: list[PhotoUrls]
     updated_at: Iso | None
 
 
