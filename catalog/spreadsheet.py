@@ -330,7 +330,9 @@ def workbook_rows(data: bytes) -> Iterator[list[str]]:
         book = _open_first_sheet(data)
     except ImportFileRejected:
         raise
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError, SyntaxError) as exc:
+        # SyntaxError: malformed XML inside the archive (ElementTree's and lxml's parse errors
+        # both derive from it); it was a 500 (found by Hypothesis).
         raise ImportFileRejected(_UNREADABLE_WORKBOOK) from exc
     try:
         sheet = book.worksheets[0]
@@ -342,7 +344,7 @@ def workbook_rows(data: bytes) -> Iterator[list[str]]:
             yield [_cell_text(value) for value in values[:MAX_SHEET_COLUMNS]]
     except ImportFileRejected:
         raise
-    except (zipfile.BadZipFile, IndexError, KeyError, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, IndexError, KeyError, ValueError, OSError, SyntaxError) as exc:
         raise ImportFileRejected(_UNREADABLE_WORKBOOK) from exc
     finally:
         book.close()

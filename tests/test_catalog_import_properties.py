@@ -139,3 +139,46 @@ def test_an_order_export_with_any_cells_is_imported_whole_or_not_at_all(coordina
             _check_report(answer, len(rows))
         assert (after, stock_after) == (before, stock_before), "a refused file wrote orders or took stock"
 
+
+
+def _damaged(book: bytes, member: str, data: bytes) -> bytes:
+    """``book`` with one archive member replaced by ``data``."""
+    import zipfile
+
+    source, out = zipfile.ZipFile(io.BytesIO(book)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as damaged:
+        for item in source.infolist():
+            damaged.writestr(item.filename, data if item.filename == member else source.read(item))
+    return out.getvalue()
+
+
+WORKBOOK = factories.workbook([["名称", "单位", "单价"], ["小米", "斤", "12.5"]])
+MEMBERS = ["xl/worksheets/sheet1.xml", "xl/workbook.xml", "[Content_Types].xml", "xl/styles.xml",
+           "xl/_rels/workbook.xml.rels", "_rels/.rels"]
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(member=st.sampled_from(MEMBERS), cut=st.integers(0, 400), junk=st.binary(max_size=40))
+def test_a_damaged_workbook_is_rows_or_a_readable_refusal_never_a_crash(member, cut, junk):
+    import zipfile
+
+    from catalog.errors import ImportFileRejected
+    from catalog.spreadsheet import read_table
+
+    original = zipfile.ZipFile(io.BytesIO(WORKBOOK)).read(member)
+    data = _damaged(WORKBOOK, member, original[:cut] + junk)
+    try:
+        rows = list(read_table(data))
+    except ImportFileRejected as exc:
+        assert str(exc).strip()
+    else:
+        assert all(isinstance(cell, str) for row in rows for cell in row)
+
+
+def test_a_workbook_with_broken_xml_inside_is_refused_with_a_message_not_a_500(coordinator_api):
+    data = _damaged(WORKBOOK, "xl/worksheets/sheet1.xml", b"<worksheet><sheetData><row>")
+    for route, fields in (("/api/products/import", {}), ("/api/orders/import", {"channel": "taobao"})):
+        answer = coordinator_api.post(route, data={"file": (io.BytesIO(data), "book.xlsx"), **fields},
+                                      content_type="multipart/form-data")
+        assert answer.status_code == 400, answer.get_data(as_text=True)
+        assert answer.json["error"]
