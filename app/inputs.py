@@ -7,17 +7,36 @@ and JSON ``true`` is not taken for 1 (#8).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated, Any, TypeVar
 
 from flask import Flask, abort, request
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Strict
 from werkzeug.routing import IntegerConverter
+
+from db import FIRST_YEAR, LAST_YEAR, in_calendar
 
 MAX_SQL_INT = 2**63 - 1
 
 # Strict: JSON ``true``, ``1.0`` and ``"1"`` are refused; bounded: it fits a BIGINT.
 Int = Annotated[int, Strict(), Field(ge=-MAX_SQL_INT, le=MAX_SQL_INT)]
 Id = Annotated[int, Strict(), Field(ge=1, le=MAX_SQL_INT)]
+
+D = TypeVar("D", date, datetime)
+
+
+def _in_calendar(value: D) -> D:
+    if not in_calendar(value):
+        raise ValueError(f"the year must be from {FIRST_YEAR} to {LAST_YEAR}")
+    return value
+
+
+# Dates and times within the years people may give (db.in_calendar): past them the value was
+# stored and every page showing it in the village's zone broke.
+Day = Annotated[date, AfterValidator(_in_calendar)]
+Moment = Annotated[AwareDatetime, AfterValidator(_in_calendar)]
+# A time with or without an offset (without: the village's wall clock, as broadcast plans take it).
+LocalMoment = Annotated[datetime, AfterValidator(_in_calendar)]
 
 _ID_RE = re.compile(r"[0-9]{1,19}")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")

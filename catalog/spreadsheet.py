@@ -51,7 +51,7 @@ from catalog.services import (
     owners_by_name,
     require_manager,
 )
-from db import utcnow
+from db import FIRST_YEAR, LAST_YEAR, in_calendar, utcnow
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 VILLAGE_ZONE = ZoneInfo("Asia/Shanghai")
@@ -91,9 +91,12 @@ def parse_day(cell: str, label: str) -> date:
     text = unicodedata.normalize("NFKC", cell).strip()
     for fmt in _DATE_FORMATS:
         try:
-            return datetime.strptime(text, fmt).date()
+            day = datetime.strptime(text, fmt).date()
         except ValueError:
             continue
+        if not in_calendar(day):  # year 9999 broke the export (9999-12-31 in UTC is year 10000 here)
+            raise ValueError(f"{label}的年份要在 {FIRST_YEAR} 到 {LAST_YEAR} 之间：{cell}")
+        return day
     raise ValueError(f"{label}看不懂：{cell}（请写成 2025-06-01）")
 
 
@@ -330,7 +333,9 @@ def workbook_rows(data: bytes) -> Iterator[list[str]]:
         book = _open_first_sheet(data)
     except ImportFileRejected:
         raise
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError, SyntaxError) as exc:
+        # SyntaxError: malformed XML inside the archive (ElementTree's and lxml's parse errors
+        # both derive from it); it was a 500 (found by Hypothesis).
         raise ImportFileRejected(_UNREADABLE_WORKBOOK) from exc
     try:
         sheet = book.worksheets[0]
@@ -342,7 +347,7 @@ def workbook_rows(data: bytes) -> Iterator[list[str]]:
             yield [_cell_text(value) for value in values[:MAX_SHEET_COLUMNS]]
     except ImportFileRejected:
         raise
-    except (zipfile.BadZipFile, IndexError, KeyError, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, IndexError, KeyError, ValueError, OSError, SyntaxError) as exc:
         raise ImportFileRejected(_UNREADABLE_WORKBOOK) from exc
     finally:
         book.close()

@@ -11,7 +11,7 @@ import importlib
 import logging
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,18 @@ def N_(message: str) -> str:
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(timezone.utc)
+
+
+# The years a date or time given by a person may fall in. Python's own range (years 1 to 9999)
+# is not enough: year 9999 in UTC is year 10000 in Beijing, and the year 1 minus a day is no date,
+# so such a value was stored and then broke every page and export showing it (a 500, found by
+# Schemathesis). No broadcast, promotion, contest or harvest of a village is outside these.
+FIRST_YEAR, LAST_YEAR = 2000, 2199
+
+
+def in_calendar(value: date | datetime) -> bool:
+    """Whether ``value`` falls in the years people may give (:data:`FIRST_YEAR`–:data:`LAST_YEAR`)."""
+    return FIRST_YEAR <= value.year <= LAST_YEAR
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any, *, autocheckpoint: bool = True) -> None:

@@ -14,3 +14,4 @@ from app.api import live  # noqa: E402,F401
 from app.api import contests  # noqa: E402,F401
 from app.api import broadcasts  # noqa: E402,F401
 from app.api import sessions  # noqa: E402,F401
+from app.api import openapi  # noqa: E402,F401

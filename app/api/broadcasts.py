@@ -1,7 +1,7 @@
 """Broadcast plans API (shared/api.md): plan, list, edit, cancel, skip, runs, poster."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from app.api import bp
 from app.api.errors import ApiError, load_body
 from app.broadcasts import plans_changed, station_id, zone
 from app.database import get_db
+from app.inputs import Day, Id, LocalMoment
 from app.live import live_service
 from app.security import role_required
 from capture.devices import mask_url
@@ -36,10 +37,10 @@ class PlanBody(BaseModel):
 
     title: str = Field(min_length=1, max_length=120)
     host: str | None = None
-    starts_at: datetime
+    starts_at: LocalMoment
     duration_min: float = Field(gt=0, le=720)
     repeat: str | None = None
-    lineup: list[int] = Field(default_factory=list, max_length=50)
+    lineup: list[Id] = Field(default_factory=list, max_length=50)
     video: str = Field("0", max_length=255)
     audio: str = Field("default", max_length=255)
     destinations: list[str] | None = Field(None, max_length=8)
@@ -54,10 +55,10 @@ class PatchBody(BaseModel):
 
     title: str | None = Field(None, min_length=1, max_length=120)
     host: str | None = None
-    starts_at: datetime | None = None
+    starts_at: LocalMoment | None = None
     duration_min: float | None = Field(None, gt=0, le=720)
     repeat: str | None = None
-    lineup: list[int] | None = Field(None, max_length=50)
+    lineup: list[Id] | None = Field(None, max_length=50)
     video: str | None = Field(None, max_length=255)
     audio: str | None = Field(None, max_length=255)
     destinations: list[str] | None = Field(None, max_length=8)
@@ -70,7 +71,7 @@ class PatchBody(BaseModel):
 class SkipBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    date: date
+    date: Day
 
 
 def plan_error(exc: PlanError) -> ApiError:

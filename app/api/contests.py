@@ -11,11 +11,12 @@ from typing import Any
 
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from app.api import bp
 from app.api.errors import load_body
 from app.database import get_db
+from app.inputs import Id, Int, Moment
 from app.security import signed_in_user
 from contests import services as contests
 from contests.standings import compute_board, state_of, window_end
@@ -35,7 +36,7 @@ class RulesBody(BaseModel):
     metric: str = "gmv"
     weights: dict[str, float] | None = None
     rank_step: float = 0.5
-    freeze_min: int | None = None
+    freeze_min: Int | None = None
     poverty_counties: list[str] = Field(default_factory=list)
     poverty_multiplier: float = 1.0
     rules: str = Field(default="", max_length=2000)
@@ -52,8 +53,8 @@ class ContestBody(RulesBody):
     """The body of POST /api/contests."""
 
     title: str = Field(max_length=80)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Moment
+    ends_at: Moment
     participants: list[str | Person] = Field(min_length=1)
 
 
@@ -61,9 +62,9 @@ class EntryBody(BaseModel):
     """The body of POST /api/contests/<id>/entries."""
 
     host: str
-    session_id: int | None = None
-    views: int | None = None
-    likes: int | None = None
+    session_id: Id | None = None
+    views: Int | None = None
+    likes: Int | None = None
 
 
 class DecisionBody(BaseModel):
@@ -72,7 +73,7 @@ class DecisionBody(BaseModel):
     host: str
     reason: str = Field(max_length=200)
     points: float | None = None
-    order_id: int | None = None
+    order_id: Id | None = None
     disqualify: bool = False
     accept: bool = False
     reinstate: bool = False

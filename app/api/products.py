@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from typing import Any
 
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
-from pydantic import AwareDatetime, model_validator
+from pydantic import model_validator
 
 from accounts.roles import FARMER, MANAGERS
 from app.api import bp
@@ -32,7 +31,7 @@ from app.catalog.uploads import (
 from app.database import get_db
 from app.downloads import file_download
 from app.i18n import localized
-from app.inputs import Body, Int
+from app.inputs import Body, Day, Int, Moment
 from catalog import photos, services, spreadsheet
 from catalog.errors import CatalogError, ImportFileRejected
 from catalog.models import Product
@@ -102,11 +101,11 @@ class NewProduct(_Fields):
     farmer: str | None = None
     name_en: str = ""
     promo_price_fen: Int | None = None
-    promo_starts_at: AwareDatetime | None = None
-    promo_ends_at: AwareDatetime | None = None
+    promo_starts_at: Moment | None = None
+    promo_ends_at: Moment | None = None
     link_no: Int | None = None
     origin: str = ""
-    produced_on: date | None = None
+    produced_on: Day | None = None
     description: str = ""
     selling_points: str | list[str] = ""
     active: bool = True
@@ -123,11 +122,11 @@ class ProductChanges(_Fields):
     farmer: str | None = None
     name_en: str | None = None
     promo_price_fen: Int | None = None
-    promo_starts_at: AwareDatetime | None = None
-    promo_ends_at: AwareDatetime | None = None
+    promo_starts_at: Moment | None = None
+    promo_ends_at: Moment | None = None
     link_no: Int | None = None
     origin: str | None = None
-    produced_on: date | None = None
+    produced_on: Day | None = None
     description: str | None = None
     selling_points: str | list[str] | None = None
     active: bool | None = None
