@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 AUDIO_MAX_LAG_S = 0.2  # a microphone this far behind the video is padded with silence
 AUDIO_TICK_S = 0.02  # 1.6 % of a core at 10 ms for silence (bench/pipeline.py); AAC frames are 21 ms
+# The tee muxer drops an output that fails and carries on with the others ("Slave muxer #0 failed:
+# No space left on device, continuing with 1/2 slaves."): the push goes on, the recording stopped.
+RECORDING_SLAVE_FAILED = "Slave muxer #0 failed"
+DISK_FULL_TEXT = "No space left on device"
 
 
 class EncoderSink:
@@ -58,6 +62,9 @@ class EncoderSink:
         self.frames_written = 0
         self.progress: dict[str, str] = {}
         self.busy_since: float | None = None  # monotonic start of the pipe write in progress
+        # Why the recording stopped while the encode (and so the push) goes on: "disk_full" or
+        # "write_failed"; None while it is written (or when there is no recording).
+        self.recording_error: str | None = None
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=queue_frames)
         self._stop = threading.Event()
         self._failed = threading.Event()
@@ -235,7 +242,13 @@ class EncoderSink:
 
     def _read_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
-        pump_stderr(self._proc.stderr, "encoder", [], self._on_progress)
+        pump_stderr(self._proc.stderr, "encoder", [], self._on_progress, self._on_line)
+
+    def _on_line(self, line: str) -> None:
+        # The recording is the tee's first output (encoder_argv puts it there) and so its slave #0.
+        if self.recording is not None and self.recording_error is None and RECORDING_SLAVE_FAILED in line:
+            self.recording_error = "disk_full" if DISK_FULL_TEXT in line else "write_failed"
+            log.error("the recording %s stopped (%s); the push goes on", self.recording.name, self.recording_error)
 
     def _on_progress(self, block: dict[str, str]) -> None:
         self.progress = block

@@ -58,9 +58,11 @@ def kill(proc: subprocess.Popen[bytes], name: str) -> None:
         log.debug("%s already gone", name)
 
 
-def pump_stderr(stream: IO[bytes], name: str, secrets: list[str], on_progress: Callable[[dict[str, str]], None]) -> None:
+def pump_stderr(stream: IO[bytes], name: str, secrets: list[str], on_progress: Callable[[dict[str, str]], None],
+                on_line: Callable[[str], None] | None = None) -> None:
     """Read ffmpeg's stderr until it closes: ``-progress`` blocks go to ``on_progress``, other
-    lines to the log with every stream key masked (ffmpeg repeats the output URL in its errors)."""
+    lines to the log with every stream key masked (ffmpeg repeats the output URL in its errors)
+    and, unmasked, to ``on_line`` when given."""
     block: dict[str, str] = {}
     for raw in iter(stream.readline, b""):
         line = raw.decode("utf-8", "replace").rstrip()
@@ -68,6 +70,8 @@ def pump_stderr(stream: IO[bytes], name: str, secrets: list[str], on_progress: C
         if parsed is None:
             if line:
                 log.warning("%s: %s", name, redact(line, secrets))
+                if on_line is not None:
+                    on_line(line)
             continue
         key, value = parsed
         block[key] = value

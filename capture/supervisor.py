@@ -220,6 +220,7 @@ class Supervisor:
             "audio_peak_dbfs": self._meter.peak_dbfs,
             "recording": str(self._segments[-1]) if self._segments and self._state != "idle" else None,
             "recordings": [str(p) for p in self._segments],
+            "recording_error": encoder.recording_error if encoder else None,
             "destinations": [{"url": r.masked, "state": r.state, "failures": r.failures} for r in self._fanout.relays],
             "source_state": self._source_state,
             "scene_frames": self.scene_frames,

@@ -236,6 +236,8 @@
     if (s.state === "stopping") return ["stopping", T.stopping];
     if (s.source_state === "lost") return ["bad", T.camera_down];
     if (s.state === "reconnecting") return ["warn", T.reconnecting];
+    // The recording stopped (a full disk) while the push goes on: the farmer must know now, not after.
+    if (s.recording_error) return ["bad", T[s.recording_error] || T.write_failed];
     const dests = (s.destinations || []).map((d) => ({ name: PLATFORMS[d.url] || d.url.split("/")[2] || "", state: d.state }));
     const names = (wanted) => dests.filter((d) => d.state === wanted).map((d) => d.name).join("、");
     if (names("failed")) return ["bad", fill(T.failed, { p: names("failed") })];
