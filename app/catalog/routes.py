@@ -92,7 +92,7 @@ def index() -> ResponseReturnValue:
 
 def _form(product: Product | None = None) -> ProductForm:
     form = ProductForm()
-    form.farmer.choices = [(u.username, f"{u.name}（{u.username}）") for u in services.farmers(get_db())]
+    form.farmer.choices = [(u.username, f"{u.name}{_('（')}{u.username}{_('）')}") for u in services.farmers(get_db())]
     if product is not None and request.method == "GET":
         form.fill_from(product, village_zone())
     return form
