@@ -92,6 +92,9 @@
   };
   // WCAG exempts the text of inactive controls from the contrast rule.
   const inactive = (el) => el.closest(":disabled, [aria-disabled=true]") !== null;
+  // While a modal dialog is open, what lies behind its backdrop is inert: dimmed and out of reach.
+  const modal = document.querySelector("dialog:modal");
+  const behindModal = (el) => modal !== null && !modal.contains(el);
 
   // --- 1. no horizontal scrolling ------------------------------------------------------------
   if (root.scrollWidth > viewportWidth + 0.5) {
@@ -128,7 +131,7 @@
 
   // --- 2. contrast -------------------------------------------------------------------------------
   for (const [el, text] of textElements) {
-    if (inactive(el)) continue;
+    if (inactive(el) || behindModal(el)) continue;
     const style = getComputedStyle(el);
     const isSvg = el instanceof SVGElement;
     const placeholder = (el.tagName === "INPUT" || el.tagName === "TEXTAREA") && !el.value;
@@ -169,12 +172,39 @@
     }
     return false;
   };
+  // A control that a clipping ancestor (overflow hidden, as the console's one-screen layout has)
+  // cuts, with no scroll container between them, can never be reached: name the missing pixels.
+  const clips = (v) => v === "hidden" || v === "clip";
+  const cutOff = (el) => {
+    const box = el.getBoundingClientRect();
+    for (let p = el.parentElement; p; p = p.parentElement) {
+      const style = getComputedStyle(p);
+      const isRoot = p === document.body || p === root;
+      if (!isRoot && (/(auto|scroll)/.test(style.overflowX + style.overflowY))) return null;
+      if (isRoot) {
+        // overflow on <body> or <html> goes to the viewport: hidden there means the page never scrolls
+        const y = clips(getComputedStyle(document.body).overflowY) || clips(getComputedStyle(root).overflowY);
+        const below = box.bottom - window.innerHeight;
+        return y && below > 1 ? `${Math.round(below)} px below the screen, which does not scroll` : null;
+      }
+      const frame = p.getBoundingClientRect();
+      if (clips(style.overflowY) && (box.bottom > frame.bottom + 1 || box.top < frame.top - 1)) {
+        return `${Math.round(Math.max(box.bottom - frame.bottom, frame.top - box.top))} px cut by ${selectorOf(p)}`;
+      }
+      if (clips(style.overflowX) && (box.right > frame.right + 1 || box.left < frame.left - 1)) {
+        return `${Math.round(Math.max(box.right - frame.right, frame.left - box.left))} px cut by ${selectorOf(p)}`;
+      }
+    }
+    return null;
+  };
   for (const el of targets) {
-    if (!shown(el)) continue;
+    if (!shown(el) || behindModal(el)) continue;
     const type = (el.getAttribute("type") || "").toLowerCase();
     if (el.tagName === "INPUT" && (type === "checkbox" || type === "radio") && el.labels && el.labels.length) {
       continue;  // its label is the target and is measured as one
     }
+    const cut = cutOff(el);
+    if (cut) add("cut-off", el, cut);
     if (inSentence(el)) continue;
     // A label beside a text field or list that is itself big enough: the field is the target (WCAG
     // 2.5.8's "equivalent" exception), the label only a second way to it.
