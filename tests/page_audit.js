@@ -205,6 +205,12 @@
     }
     const cut = cutOff(el);
     if (cut) add("cut-off", el, cut);
+    // A button's or link's words that spill out of it (a longer translation, a price with its
+    // badge): the box is drawn, the words run over its edge. Fields scroll their text themselves.
+    if (!["INPUT", "SELECT", "TEXTAREA"].includes(el.tagName) && el.scrollWidth > el.clientWidth + 1
+        && el.clientWidth > 0 && getComputedStyle(el).overflowX === "visible") {
+      add("spills-out", el, `${el.scrollWidth - el.clientWidth} px wider than its ${el.clientWidth} px box`);
+    }
     if (inSentence(el)) continue;
     // A label beside a text field or list that is itself big enough: the field is the target (WCAG
     // 2.5.8's "equivalent" exception), the label only a second way to it.

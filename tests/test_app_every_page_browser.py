@@ -12,7 +12,7 @@ through the login form and opens every HTML page of the URL map, in Chinese and 
   Text on a gradient must pass on every colour stop; text on a url() picture cannot be measured
   from colours and is listed apart (none today). Disabled controls are exempt, as in WCAG;
 - no control cut off where nobody can scroll to it (a clipping ancestor, or a page that does not
-  scroll, as the console's one-screen layout);
+  scroll, as the console's one-screen layout), and no words spilling out of their button;
 - tap targets (links, buttons, inputs, selects, labels of a control, [role=button], summary)
   ≥ 44 × 44 px, except a link inside a sentence (display:inline in a block with words of its own
   outside any control) and a checkbox or radio whose label is the target (the label is measured);
@@ -381,6 +381,7 @@ BAD_PAGE = """<!doctype html><html lang="zh-CN"><head><style>
   <p>王大姐 (wangdajie)</p>
   <div class="wide">宽</div>
   <div style="height: 60px; overflow: hidden"><div style="height: 50px"></div><button style="height: 48px">切掉一半</button></div>
+  <button style="width: 60px; height: 48px; white-space: nowrap">字太多出了按钮</button>
 </body></html>"""
 
 
@@ -406,6 +407,7 @@ def test_the_audit_finds_each_kind_of_problem_and_passes_what_is_allowed(page: P
     assert words == {"CSV"}, "jpg is a file name, MB a unit, wangdajie user data"
     assert any(v["check"] == "horizontal-scroll" and "div.wide" in v["selector"] for v in result["violations"])
     assert ("cut-off", "切掉一半") in found
+    assert ("spills-out", "字太多出了按钮") in found
 
     page.set_content(BAD_PAGE.replace('lang="zh-CN"', 'lang="en"').replace("小按钮", "Small").replace("宽", "wide"))
     english = page.evaluate(AUDIT, {"lang": "en", "data": ["王大姐"], "allow": []})
