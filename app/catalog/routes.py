@@ -98,7 +98,7 @@ def _form(product: Product | None = None) -> ProductForm:
     owners = accounts.users_by_role(get_db(), FARMER)
     if product is not None and product.farmer.role != FARMER:
         owners.insert(0, product.farmer)
-    form.farmer.choices = [("", _("请选择农户"))] + [(u.username, f"{u.name}（{u.username}）") for u in owners]
+    form.farmer.choices = [("", _("请选择农户"))] + [(u.username, f"{u.name}{_('（')}{u.username}{_('）')}") for u in owners]
     if product is not None and request.method == "GET":
         form.fill_from(product, village_zone())
     return form

@@ -41,6 +41,6 @@ class ImportForm(FlaskForm):
     """A CSV exported from a platform's seller centre."""
 
     channel = SelectField(_l("来自哪个平台"), default="taobao")
-    file = FileField(_l("表格文件（Excel .xlsx 或 CSV）"), validators=[FileRequired(_l("请选择文件"))])
+    file = FileField(_l("订单表格文件"), validators=[FileRequired(_l("请选择文件"))])
     dry_run = BooleanField(_l("只检查，不导入"))
     partial = BooleanField(_l("有错的行跳过，其余照常导入"))

@@ -78,8 +78,8 @@ def new() -> ResponseReturnValue:
     form = OrderForm()
     products = orders.visible_products(session, current_user)
     now = utcnow()  # the price in force, as the video and the saved order have it (issue 16, finding 5)
-    form.product_id.choices = [SelectChoice(p.id, f"{p.name}（{format_yuan(p.price_at(now))}/{p.unit} · "
-                                                  + (f"{_('库存')} {p.stock}" if p.stock > 0 else _("已售罄")) + "）")
+    form.product_id.choices = [SelectChoice(p.id, f"{p.name}{_('（')}{format_yuan(p.price_at(now))}/{p.unit} · "
+                                                  + (f"{_('库存')} {p.stock}" if p.stock > 0 else _("已售罄")) + _("）"))
                                for p in products]
     form.channel.choices = _channel_choices()
     if request.method == "GET" and parse_id(request.args.get("product")) is not None:
