@@ -14,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from accounts.models import ApiToken, LoginFailure, User
 from accounts.roles import FARMER, ROLES
-from db import utcnow
+from db import N_, utcnow
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{2,40}$")
 PIN_RE = re.compile(r"^[0-9]{4,6}$")
@@ -30,7 +30,13 @@ FAILURE_WINDOW = timedelta(minutes=10)
 
 
 class AccountError(ValueError):
-    """Bad input for an account operation; the message is shown to the person as it is."""
+    """Bad input for an account operation. ``msgid`` is Chinese and ``params`` fill its slots: the
+    app shows it in the person's language (``str(exc)`` is the Chinese text)."""
+
+    def __init__(self, msgid: str, **params: object) -> None:
+        super().__init__(msgid % params if params else msgid)
+        self.msgid = msgid
+        self.params = params
 
 
 class LoginRefused(Exception):
@@ -58,13 +64,13 @@ def create_user(
     """Create a user. Raises :class:`AccountError` for a bad or taken name, role, password or PIN."""
     username = username.strip()
     if not USERNAME_RE.match(username):
-        raise AccountError("用户名需 2–40 个字母、数字、汉字或 _ . -")
+        raise AccountError(N_("用户名需 2–40 个字母、数字、汉字或 _ . -"))
     if role not in ROLES:
-        raise AccountError(f"未知角色 {role!r}，可选：{', '.join(ROLES)}")
+        raise AccountError(N_("未知角色 %(role)s，可选：%(roles)s"), role=repr(role), roles=", ".join(ROLES))
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"密码至少 {MIN_PASSWORD} 位")
+        raise AccountError(N_("密码至少 %(count)d 位"), count=MIN_PASSWORD)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise AccountError(f"用户名 {username} 已被使用")
+        raise AccountError(N_("用户名 %(name)s 已被使用"), name=username)
     user = User(
         username=username,
         role=role,
@@ -82,9 +88,9 @@ def create_user(
 def set_pin(user: User, pin: str) -> None:
     """Give a farmer a short PIN for the village PC. Raises :class:`AccountError`."""
     if user.role != FARMER:
-        raise AccountError("只有主播农户可以使用 PIN 登录")
+        raise AccountError(N_("只有主播农户可以使用 PIN 登录"))
     if not PIN_RE.match(pin):
-        raise AccountError("PIN 需 4–6 位数字")
+        raise AccountError(N_("PIN 需 4–6 位数字"))
     user.pin_hash = generate_password_hash(pin)
 
 

@@ -71,7 +71,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> ResponseReturnValue:
         if is_api_request():
-            return json_error(400, "CSRF 校验失败，请刷新页面后重试 (CSRF token missing or invalid)")
+            return json_error(400, _("CSRF 校验失败，请刷新页面后重试"))
         return _page(400, _("页面已过期，请刷新后重新提交。"))
 
     @app.errorhandler(HTTPException)
@@ -79,12 +79,12 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         if is_api_request():
             title, _hint = _messages().get(status, (exc.name, ""))
-            return json_error(status, f"{title} ({exc.name})")
+            return json_error(status, title)
         return _page(status)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> ResponseReturnValue:
         app.logger.exception("unhandled error")
         if is_api_request():
-            return json_error(500, "系统出错了 (internal error)")
+            return json_error(500, _("系统出错了"))
         return _page(500)

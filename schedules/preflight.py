@@ -69,7 +69,7 @@ def run_preflight(*, video: str, audio: str, destinations: list[str], recording_
         lines = [r for r in lines if r.check not in ("camera", "microphone")]
     else:
         lines = checks(video=video, audio=audio, destinations=destinations, recording_dir=recording_dir)
-    results += [{**asdict(r), "params": {}, "ok": r.ok} for r in lines]
+    results += [{**asdict(r), "ok": r.ok} for r in lines]
     return results + expiry_checks(destinations, slot_end, zone)
 
 

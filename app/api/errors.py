@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ValidationError
 
+from app.i18n import localized
 from app.inputs import has_unstorable_characters
 
 M = TypeVar("M", bound=BaseModel)
@@ -29,13 +30,16 @@ def json_error(status: int, message: str, **extra: Any) -> ResponseReturnValue:
 
 
 def describe_validation_error(exc: ValidationError) -> tuple[str, list[dict[str, str]]]:
-    """A one-line message and a per-field list from a pydantic error."""
+    """A one-line message and a per-field list from a pydantic error; our own validators' errors
+    (a message id and its values) in the person's language."""
     fields = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "body"
-        fields.append({"field": where, "error": err["msg"]})
+        cause = err.get("ctx", {}).get("error")
+        text = localized(cause) if isinstance(cause, Exception) and getattr(cause, "msgid", None) else err["msg"]
+        fields.append({"field": where, "error": text})
     message = "; ".join(f"{f['field']}: {f['error']}" for f in fields)
-    return f"输入有误 (invalid input): {message}", fields
+    return _("输入有误：%(problems)s", problems=message), fields
 
 
 # API bodies are small (an order, a product); the 60 MB limit is for spreadsheet uploads.
@@ -74,7 +78,7 @@ def load_body(model: type[M], *, partial: bool = False) -> M:
     except RecursionError:  # e.g. 100,000 nested arrays: Python's parser gives up, not ValueError
         data = None
     if not isinstance(data, dict):
-        raise ApiError(400, "请求内容必须是 JSON 对象 (body must be a JSON object)")
+        raise ApiError(400, _("请求内容必须是 JSON 对象"))
     if _has_unstorable_text(data):
         raise ApiError(400, _("请求里有无法保存的字符（不成对的代理项）"))
     try:

@@ -12,7 +12,7 @@ from accounts.models import User
 from accounts.roles import ADMIN, ROLE_LABELS
 from app.database import get_db
 from app.home import HomeCard, register_card
-from app.i18n import N_
+from app.i18n import N_, localized
 from app.security import role_required
 from app.users import bp
 from app.users.forms import UserForm
@@ -42,7 +42,7 @@ def index() -> ResponseReturnValue:
                 pin=form.pin.data or None,
             )
         except accounts.AccountError as exc:
-            flash(str(exc), "error")
+            flash(localized(exc), "error")
             status = 400
         else:
             session.commit()
