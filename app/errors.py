@@ -9,8 +9,9 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from app.api.errors import ApiError, json_error
+from app.api.errors import ApiError, error_code, json_error
 from app.database import get_db
+from app.i18n import translated
 from app.security import is_api_request
 from contests import errors as contest_errors
 
@@ -42,10 +43,8 @@ def contest_status(exc: contest_errors.ContestError) -> int:
 
 
 def contest_message(exc: contest_errors.ContestError) -> str:
-    """The error in the person's language. Text values are msgids too where they are labels
-    (观看数); anything else (a user name) has no entry and stays as it is."""
-    params = {k: _(v) if isinstance(v, str) and v else v for k, v in exc.params.items()}
-    return _(exc.msgid, **params)
+    """The error in the person's language (label values such as 观看数 translated too)."""
+    return translated(exc.msgid, exc.params)
 
 
 def _page(status: int, detail: str | None = None) -> ResponseReturnValue:
@@ -65,7 +64,7 @@ def init_app(app: Flask) -> None:
         get_db().rollback()
         status = contest_status(exc)
         if is_api_request():
-            return json_error(status, contest_message(exc))
+            return json_error(status, contest_message(exc), code=error_code(exc))
         return _page(status, contest_message(exc))
 
     @app.errorhandler(CSRFError)

@@ -1,6 +1,7 @@
 """JSON errors and request-body validation for the API."""
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from flask import jsonify, request
@@ -22,6 +23,12 @@ class ApiError(Exception):
         self.status = status
         self.message = message
         self.extra = extra
+
+
+def error_code(exc: Exception) -> str:
+    """A stable code for a domain error, whatever the language: its class in snake case
+    (``OutOfStock`` → ``out_of_stock``), so a script need not read the ``error`` text."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
 
 
 def json_error(status: int, message: str, **extra: Any) -> ResponseReturnValue:

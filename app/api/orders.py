@@ -16,7 +16,7 @@ from flask_login import current_user
 from pydantic import Field
 
 from app.api import bp
-from app.api.errors import ApiError, load_body
+from app.api.errors import ApiError, error_code, load_body
 from app.database import get_db
 from app.inputs import Body, Id, Int, parse_id
 from app.i18n import localized, translated
@@ -34,7 +34,7 @@ def order_errors() -> Iterator[None]:
         yield
     except OrderError as exc:
         get_db().rollback()
-        extra: dict[str, int | str] = {}
+        extra: dict[str, int | str] = {"code": error_code(exc)}
         if isinstance(exc, DuplicateOrder):
             extra["id"] = exc.existing_id
         if isinstance(exc, OrderFrozen):

@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, model_validator
 
 from accounts.roles import FARMER, MANAGERS
 from app.api import bp
-from app.api.errors import ApiError, load_body
+from app.api.errors import ApiError, error_code, load_body
 from app.catalog.progress import JOB_ID_RE, progress_table
 from app.catalog.uploads import (
     data_dir,
@@ -48,7 +48,7 @@ def catalog_errors() -> Iterator[None]:
         yield
     except CatalogError as exc:
         get_db().rollback()
-        extra = {"field": exc.field} if exc.field else {}
+        extra = {"code": error_code(exc), **({"field": exc.field} if exc.field else {})}
         raise ApiError(status_for(exc), localized(exc), **extra) from exc
 
 
@@ -212,11 +212,11 @@ def import_products() -> ResponseReturnValue:
         report_progress("failed", 0, 0)
         body = spreadsheet.ImportReport(dry_run=dry_run).as_dict()
         message = localized(exc)
-        return jsonify({**body, "error": message, "errors": [{"row": 0, "error": message}]}), 400
+        return jsonify({**body, "error": message, "code": error_code(exc), "errors": [{"row": 0, "error": message}]}), 400
     except CatalogError as exc:
         session.rollback()
         report_progress("failed", 0, 0)
-        raise ApiError(status_for(exc), localized(exc)) from exc
+        raise ApiError(status_for(exc), localized(exc), code=error_code(exc)) from exc
     if report.written:
         session.commit()
     else:
