@@ -157,6 +157,16 @@ def test_a_bad_push_address_in_the_start_settings_is_refused_in_the_requests_lan
     assert english.json["error"].startswith("Invalid input: ") and chinese.json["error"].startswith("输入有误：")
 
 
+def test_a_malformed_body_names_each_bad_field_in_the_requests_language(session, api_as, farmer):
+    rice = factories.product(session, farmer, stock=10)
+    body = {k: v for k, v in ORDER.items() if k != "quantity"} | {"product_id": rice.id, "channel": 5}
+    chinese = api_as(farmer).post("/api/orders", json=body).json
+    english = in_english(api_as(farmer)).post("/api/orders", json=body).json
+    assert {f["field"]: f["error"] for f in chinese["fields"]} == {"quantity": "必须填写", "channel": "要是文字"}
+    assert {f["field"]: f["error"] for f in english["fields"]} == {"quantity": "is required", "channel": "must be text"}
+    assert chinese_alone(chinese["error"]) and "Field required" not in chinese["error"]
+
+
 def test_a_contest_error_is_english_on_an_english_request_and_chinese_alone_otherwise(session, api_as):
     trainer = factories.user(session, TRAINER, "jiangshi")
     factories.user(session, FARMER, "wang")
