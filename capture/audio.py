@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from capture.errors import AudioSourceError, MicrophoneNotFound, N_
+from capture.errors import N_, AudioSourceError, MicrophoneNotFound
 
 log = logging.getLogger(__name__)
 

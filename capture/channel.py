@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from capture.errors import CaptureError, N_
+from capture.errors import N_, CaptureError
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from capture.audio import SAMPLE_BYTES, AudioMeter, AudioSource
-from capture.errors import EncoderError, N_
+from capture.errors import N_, EncoderError
 from capture.ffmpeg import encoder_argv
 from capture.process import kill, pump_stderr, stop_process
 

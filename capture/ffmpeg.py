@@ -10,7 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
-from capture.errors import FfmpegNotFound, N_
+from capture.errors import N_, FfmpegNotFound
 from capture.settings import PRESETS
 
 # Per-preset rate control; constant-ish bit rate because platforms cap ingest bit rate.

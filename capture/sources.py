@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 
-from capture.errors import CameraNotFound, CaptureError, VideoSourceError, N_
+from capture.errors import N_, CameraNotFound, CaptureError, VideoSourceError
 from capture.frames import FrameBuffer, Timeline, bgr_to_i420
 from capture.redact import mask_url
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from capture.audio import AudioMeter, AudioSource, make_audio_source
-from capture.errors import CaptureError, EncoderError, NotRunning, N_
+from capture.errors import N_, CaptureError, EncoderError, NotRunning
 from capture.ffmpeg import find_ffmpeg, progress_number
 from capture.frames import FrameBuffer, Timeline, i420_to_bgr
 from capture.encoder import EncoderSink

@@ -35,7 +35,7 @@ import cv2
 from pydantic import ValidationError
 
 from capture.channel import ChannelError, ChannelServer, WorkerRefused, request, stream
-from capture.errors import CaptureError, N_
+from capture.errors import N_, CaptureError
 from capture.overlay import OverlayScene
 from capture.recognition import RecognitionLoop
 from capture.process import command_line, detached_popen_kwargs, kill_group, pid_alive

@@ -82,11 +82,6 @@ class RowResult:
     order_id: int | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def text(self) -> str:
-        """The message in Chinese, filled."""
-        return self.message % dict(self.params) if self.params else self.message
-
 
 def chinese(msgid: str, params: Mapping[str, Any]) -> str:
     """A message id filled with its values, untranslated (the source language)."""

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from accounts.roles import FARMER, MANAGERS
 from catalog.models import Product
+from db import N_
 from orders import services
 from orders.csvfiles import RowReport, RowResult, read_rows
 from orders.errors import DuplicateOrder, NotAllowed, NotFound, OrderError
 from orders.models import CHANNEL_LABELS
-from db import N_
 
 # Header names seller centres use, most specific first (a sub-order number names one item line).
 PLATFORM_COLUMNS: dict[str, tuple[str, ...]] = {
