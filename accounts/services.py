@@ -30,15 +30,13 @@ FAILURE_WINDOW = timedelta(minutes=10)
 
 
 class AccountError(ValueError):
-    """Bad input for an account operation; the message is shown to the person as it is.
+    """Bad input for an account operation. ``msgid`` is Chinese and ``params`` fill its slots: the
+    app shows it in the person's language (``str(exc)`` is the Chinese text); ``field`` names the
+    input at fault, when there is one."""
 
-    ``msgid`` and ``params`` let the HTTP layer show it in the person's language
-    (``app.i18n.localized``); ``field`` names the input at fault, when there is one.
-    """
-
-    def __init__(self, message: str, field: str | None = None, **params: object) -> None:
-        super().__init__(message % params if params else message)
-        self.msgid = message
+    def __init__(self, msgid: str, field: str | None = None, **params: object) -> None:
+        super().__init__(msgid % params if params else msgid)
+        self.msgid = msgid
         self.params = params
         self.field = field
 
@@ -73,15 +71,15 @@ def create_user(
     """
     username = username.strip()
     if not USERNAME_RE.match(username):
-        raise AccountError("用户名需 2–40 个字母、数字、汉字或 _ . -")
+        raise AccountError(N_("用户名需 2–40 个字母、数字、汉字或 _ . -"))
     if role not in ROLES:
-        raise AccountError(f"未知角色 {role!r}，可选：{', '.join(ROLES)}")
+        raise AccountError(N_("未知角色 %(role)s，可选：%(roles)s"), role=repr(role), roles=", ".join(ROLES))
     if not password and not (role == FARMER and pin):
         raise AccountError(N_("请填写密码（只用 PIN 登录的农户可以不填，但要填 PIN 码）"), "password")
     if password:
         _check_password(password)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise AccountError(f"用户名 {username} 已被使用")
+        raise AccountError(N_("用户名 %(name)s 已被使用"), name=username)
     user = User(
         username=username,
         role=role,
@@ -163,9 +161,9 @@ def set_active(session: Session, user: User, active: bool) -> None:
 def set_pin(user: User, pin: str) -> None:
     """Give a farmer a short PIN for the village PC. Raises :class:`AccountError`."""
     if user.role != FARMER:
-        raise AccountError("只有主播农户可以使用 PIN 登录", "pin")
+        raise AccountError(N_("只有主播农户可以使用 PIN 登录"), "pin")
     if not PIN_RE.match(pin):
-        raise AccountError("PIN 需 4–6 位数字", "pin")
+        raise AccountError(N_("PIN 需 4–6 位数字"), "pin")
     user.pin_hash = generate_password_hash(pin)
 
 

@@ -1,4 +1,8 @@
-"""Command line: ``flask --app wsgi user create|token``, ``db upgrade``, ``setup``, ``backup``, ``restore``."""
+"""Command line: ``flask --app wsgi user create|token``, ``db upgrade``, ``setup``, ``backup``, ``restore``.
+
+What it prints is in the command line's language (``CUNBO_LANG=en``, else Chinese; app.i18n.cli_locale),
+from the same catalogs as the pages. Help texts are read before the app exists, so they are Chinese.
+"""
 from __future__ import annotations
 
 import secrets
@@ -7,15 +11,17 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from flask_babel import gettext as _
 
 import db
 from db import backup as backups
 from accounts import services as accounts
 from accounts.roles import ADMIN, ROLES
 from app.database import session_factory
+from app.i18n import localized
 
-user_cli = AppGroup("user", help="管理用户 (manage users)")
-db_cli = AppGroup("db", help="数据库 (database)")
+user_cli = AppGroup("user", help="管理用户")
+db_cli = AppGroup("db", help="数据库")
 
 
 def init_app(app: Flask) -> None:
@@ -42,9 +48,9 @@ def create_user(name: str, role: str, password: str, display_name: str, pin: str
                 session, name, role, password, display_name=display_name, pin=pin, village=village
             )
         except accounts.AccountError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(localized(exc)) from exc
         session.commit()
-    click.echo(f"已创建用户 {name} ({role})")
+    click.echo(_("已创建用户 %(name)s（%(role)s）", name=name, role=role))
 
 
 @user_cli.command("token")
@@ -55,10 +61,10 @@ def create_token(name: str, label: str) -> None:
     with session_factory()() as session:
         user = accounts.find_user(session, name)
         if user is None:
-            raise click.ClickException(f"没有用户 {name}")
+            raise click.ClickException(_("没有用户 %(name)s", name=name))
         token = accounts.issue_token(session, user, label)
         session.commit()
-    click.echo(f"API token for {name} (shown once, keep it safe):")
+    click.echo(_("%(name)s 的 API 令牌（只显示这一次，请收好）：", name=name))
     click.echo(token)
 
 
@@ -66,7 +72,7 @@ def create_token(name: str, label: str) -> None:
 def upgrade_command() -> None:
     """Apply every database migration (keeps existing data)."""
     db.upgrade(current_app.config["DATABASE_URL"])
-    click.echo("数据库已是最新 (database is up to date)")
+    click.echo(_("数据库已是最新"))
 
 
 @click.command("setup")
@@ -80,10 +86,10 @@ def setup_command() -> None:
         accounts.create_user(session, "admin", ADMIN, password, display_name="管理员")
         session.commit()
     click.echo("=" * 60)
-    click.echo("首次启动：已创建管理员账号 (first start: admin account created)")
-    click.echo("  用户名 user name: admin")
-    click.echo(f"  密码   password : {password}")
-    click.echo("请记下密码，它不会再显示 (write it down, it is shown only once)")
+    click.echo(_("首次启动：已创建管理员账号"))
+    click.echo("  " + _("用户名：%(name)s", name="admin"))
+    click.echo("  " + _("密码：%(password)s", password=password))
+    click.echo(_("请记下密码，它不会再显示"))
     click.echo("=" * 60)
 
 
@@ -97,9 +103,9 @@ def backup_command(target: Path | None) -> None:
     try:
         summary = backups.backup(current_app.config["DATABASE_URL"], data_dir, target or data_dir / "backups")
     except backups.BackupError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"备份已写好 (backup written): {summary.database}, {summary.settings} settings file(s), "
-               f"{summary.photos} photo file(s)")
+        raise click.ClickException(localized(exc)) from exc
+    click.echo(_("备份已写好：%(database)s，%(settings)d 个设置文件，%(photos)d 个照片文件",
+                 database=summary.database, settings=summary.settings, photos=summary.photos))
     click.echo(str(summary.path))
 
 
@@ -110,10 +116,10 @@ def backup_command(target: Path | None) -> None:
 def restore_command(archive: Path, yes: bool) -> None:
     """Replace the database, settings and photos with those of ARCHIVE (stop Cunbo first)."""
     if not yes:
-        click.confirm("现在的数据会被备份里的替换，确定吗？(the current data will be replaced)", abort=True)
+        click.confirm(_("现在的数据会被备份里的替换，确定吗？"), abort=True)
     try:
         summary = backups.restore(current_app.config["DATABASE_URL"], Path(current_app.config["DATA_DIR"]), archive)
     except backups.BackupError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"已恢复 (restored): {summary.database}, {summary.settings} settings file(s), "
-               f"{summary.photos} photo file(s)")
+        raise click.ClickException(localized(exc)) from exc
+    click.echo(_("已恢复：%(database)s，%(settings)d 个设置文件，%(photos)d 个照片文件",
+                 database=summary.database, settings=summary.settings, photos=summary.photos))

@@ -6,6 +6,7 @@ from datetime import timedelta
 import click
 from flask import Flask
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from accounts import services as accounts
@@ -73,6 +74,6 @@ def demo_command() -> None:
                 ends_at=now + timedelta(days=6), participants=[("wangdajie", ""), ("lidage", "")],
                 rules=contests.Rules(metric="weighted", freeze_min=30))
         session.commit()
-    click.echo(f"演示数据已载入 (demo data loaded). 密码 password: {DEMO_PASSWORD}")
+    click.echo(_("演示数据已载入，密码：%(password)s", password=DEMO_PASSWORD))
     for username, role, display, _village, pin in PEOPLE:
         click.echo(f"  {username:<10} {role:<12} {display}" + (f"  PIN {pin}" if pin else ""))

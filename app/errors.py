@@ -9,8 +9,9 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from app.api.errors import ApiError, json_error
+from app.api.errors import ApiError, error_code, json_error
 from app.database import get_db
+from app.i18n import translated
 from app.security import is_api_request
 from contests import errors as contest_errors
 
@@ -42,10 +43,8 @@ def contest_status(exc: contest_errors.ContestError) -> int:
 
 
 def contest_message(exc: contest_errors.ContestError) -> str:
-    """The error in the person's language. Text values are msgids too where they are labels
-    (观看数); anything else (a user name) has no entry and stays as it is."""
-    params = {k: _(v) if isinstance(v, str) and v else v for k, v in exc.params.items()}
-    return _(exc.msgid, **params)
+    """The error in the person's language (label values such as 观看数 translated too)."""
+    return translated(exc.msgid, exc.params)
 
 
 def _page(status: int, detail: str | None = None) -> ResponseReturnValue:
@@ -65,13 +64,13 @@ def init_app(app: Flask) -> None:
         get_db().rollback()
         status = contest_status(exc)
         if is_api_request():
-            return json_error(status, contest_message(exc))
+            return json_error(status, contest_message(exc), code=error_code(exc))
         return _page(status, contest_message(exc))
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> ResponseReturnValue:
         if is_api_request():
-            return json_error(400, "CSRF 校验失败，请刷新页面后重试 (CSRF token missing or invalid)")
+            return json_error(400, _("CSRF 校验失败，请刷新页面后重试"))
         return _page(400, _("页面已过期，请刷新后重新提交。"))
 
     @app.errorhandler(HTTPException)
@@ -79,12 +78,12 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         if is_api_request():
             title, _hint = _messages().get(status, (exc.name, ""))
-            return json_error(status, f"{title} ({exc.name})")
+            return json_error(status, title)
         return _page(status)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> ResponseReturnValue:
         app.logger.exception("unhandled error")
         if is_api_request():
-            return json_error(500, "系统出错了 (internal error)")
+            return json_error(500, _("系统出错了"))
         return _page(500)

@@ -1,7 +1,11 @@
 """Chinese first, English on request: Flask-Babel with the locale kept in a cookie."""
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel, get_locale, gettext
 
 from app.config import BASE_DIR
@@ -15,17 +19,35 @@ def N_(message: str) -> str:
     return message
 
 
+def translated(msgid: str, params: Mapping[str, Any] | None = None) -> str:
+    """A message id in the person's language, filled with ``params``. Text values are msgids too
+    where they are labels (an order status, 观看数); anything else (a name, a number) has no entry
+    and stays as it is."""
+    values = {k: gettext(v) if isinstance(v, str) and v else v for k, v in (params or {}).items()}
+    return gettext(msgid, **values)
+
+
 def localized(exc: Exception) -> str:
     """A domain error's message in the person's language: its ``msgid`` translated, then filled
     with its ``params``; errors without a msgid are shown as they are."""
     msgid = getattr(exc, "msgid", None)
     if not msgid:
         return str(exc)
-    return gettext(msgid, **getattr(exc, "params", {}))
+    return translated(msgid, getattr(exc, "params", {}))
+
+
+def cli_locale() -> str:
+    """The command line's language: ``CUNBO_LANG`` (``en`` or ``zh_CN``), else Chinese."""
+    wanted = os.environ.get("CUNBO_LANG", "").replace("-", "_")
+    languages = current_app.config["LANGUAGES"]
+    return wanted if wanted in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def select_locale() -> str:
-    """The language the person chose (cookie), else Chinese."""
+    """The language the person chose (cookie), else Chinese; outside a request (the command
+    line) the one ``CUNBO_LANG`` names (``LANGUAGE`` in the config), else Chinese."""
+    if not has_request_context():
+        return cli_locale()
     wanted = request.cookies.get(LANG_COOKIE, "")
     languages = current_app.config["LANGUAGES"]
     return wanted if wanted in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
@@ -36,3 +58,4 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(BASE_DIR / "app" / "translations"))
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: app.config["VILLAGE_TIMEZONE"])
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["translated"] = translated

@@ -129,10 +129,12 @@ def _guard() -> Any:
 def _unauthorized() -> Any:
     from flask import redirect, url_for
 
+    from flask_babel import gettext
+
     from app.api.errors import json_error
 
     if is_api_request():
-        return json_error(401, "请先登录 (login required)")
+        return json_error(401, gettext("请先登录"))
     return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
 
 

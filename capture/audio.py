@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from capture.errors import AudioSourceError, MicrophoneNotFound
+from capture.errors import N_, AudioSourceError, MicrophoneNotFound
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +110,10 @@ class WavSource(AudioSource):
         try:
             wav = wave.open(str(self.path), "rb")
         except (OSError, EOFError, wave.Error) as exc:
-            raise AudioSourceError("音频文件打不开", f"cannot read WAV {self.path.name}: {exc}") from exc
+            raise AudioSourceError(N_("音频文件打不开"), f"cannot read WAV {self.path.name}: {exc}") from exc
         if wav.getsampwidth() != SAMPLE_BYTES or wav.getnchannels() not in (1, 2):
             wav.close()
-            raise AudioSourceError("音频文件要 16 位的单声道或立体声 WAV", f"{self.path.name}: need 16-bit mono/stereo PCM")
+            raise AudioSourceError(N_("音频文件要 16 位的单声道或立体声 WAV"), f"{self.path.name}: need 16-bit mono/stereo PCM")
         self._wav, self.rate, self.channels = wav, wav.getframerate(), wav.getnchannels()
 
     def read(self, frames: int) -> bytes:
@@ -167,7 +167,7 @@ def _pyaudio_module() -> Any:
     try:
         import pyaudio
     except ImportError as exc:  # built from source; portaudio19-dev may be missing
-        raise MicrophoneNotFound("麦克风功能不可用（没有安装 PyAudio）", f"PyAudio unavailable: {exc}") from exc
+        raise MicrophoneNotFound(N_("麦克风功能不可用（没有安装 PyAudio）"), f"PyAudio unavailable: {exc}") from exc
     _silence_alsa()
     return pyaudio
 
@@ -230,20 +230,20 @@ def resolve_microphone(spec: str, devices: list[MicrophoneInfo], default: int | 
     if spec == "default":
         chosen = [d for d in devices if d.index == default] or devices[:1]
         if not chosen:
-            raise MicrophoneNotFound("没有找到麦克风，请插好麦克风，或选“不用麦克风”", "no input device")
+            raise MicrophoneNotFound(N_("没有找到麦克风，请插好麦克风，或选“不用麦克风”"), "no input device")
         return chosen[0]
     if spec.isdigit():
         by_index = [d for d in devices if d.index == int(spec)]
         if not by_index:
-            raise MicrophoneNotFound("没有这个编号的麦克风", f"microphone {spec} not found")
+            raise MicrophoneNotFound(N_("没有这个编号的麦克风"), f"microphone {spec} not found")
         return by_index[0]
     exact = [d for d in devices if d.name == spec]
     partial = [d for d in devices if spec.lower() in d.name.lower()]
     if exact or len(partial) == 1:
         return (exact or partial)[0]
     if partial:
-        raise MicrophoneNotFound("有好几个麦克风都叫这个名字，请写完整的名字", f"microphone {spec!r} is ambiguous")
-    raise MicrophoneNotFound("没有找到这个麦克风，请插好再试", f"microphone {spec!r} not found")
+        raise MicrophoneNotFound(N_("有好几个麦克风都叫这个名字，请写完整的名字"), f"microphone {spec!r} is ambiguous")
+    raise MicrophoneNotFound(N_("没有找到这个麦克风，请插好再试"), f"microphone {spec!r} not found")
 
 
 class MicrophoneSource(AudioSource):
@@ -273,7 +273,7 @@ class MicrophoneSource(AudioSource):
                                  input_device_index=device.index, frames_per_buffer=1024)
             except (OSError, ValueError) as exc:
                 pa.terminate()
-                raise AudioSourceError("麦克风打不开，可能被别的程序占用", f"cannot open {self.spec!r}: {exc}") from exc
+                raise AudioSourceError(N_("麦克风打不开，可能被别的程序占用"), f"cannot open {self.spec!r}: {exc}") from exc
             except MicrophoneNotFound:
                 pa.terminate()
                 raise

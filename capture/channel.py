@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from capture.errors import CaptureError
+from capture.errors import N_, CaptureError
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +102,10 @@ def request(port: int, token: str, op: str, payload: dict[str, Any] | None = Non
         with _connect(port, token, op, payload or {}, deadline) as sock:
             answer = json.loads(_read_line(sock, deadline))
     except (OSError, ValueError) as exc:
-        raise ChannelError("直播程序没有响应", f"worker channel {op}: {exc}") from exc
+        raise ChannelError(N_("直播程序没有响应"), f"worker channel {op}: {exc}") from exc
     if not answer.get("ok"):
         error = answer.get("error") or {}
-        raise WorkerRefused(str(error.get("zh", "直播程序出错")), str(error.get("en", "worker error")),
+        raise WorkerRefused(str(error.get("zh", N_("直播程序出错"))), str(error.get("en", "worker error")),
                             str(error.get("kind", "CaptureError")))
     return answer
 
@@ -117,7 +117,7 @@ def stream(port: int, token: str, op: str, payload: dict[str, Any] | None = None
     try:
         sock = _connect(port, token, op, payload or {}, time.monotonic() + CONNECT_TIMEOUT_S)
     except OSError as exc:
-        raise ChannelError("直播程序没有响应", f"worker channel {op}: {exc}") from exc
+        raise ChannelError(N_("直播程序没有响应"), f"worker channel {op}: {exc}") from exc
     with sock:
         while True:
             try:
@@ -197,13 +197,13 @@ class ChannelServer:
         handler = self.handlers.get(op)
         try:
             if handler is None:
-                raise CaptureError("直播程序不认识这个操作", f"unknown op {op!r}")
+                raise CaptureError(N_("直播程序不认识这个操作"), f"unknown op {op!r}")
             answer: dict[str, Any] = {"ok": True, **handler(message)}
         except CaptureError as exc:
             answer = {"ok": False, "error": {"kind": type(exc).__name__, "zh": exc.zh, "en": exc.en}}
         except Exception as exc:  # a bug in one handler must answer, not leave the caller waiting
             log.exception("channel handler %s failed", op)
-            answer = {"ok": False, "error": {"kind": "CaptureError", "zh": "直播程序出错", "en": repr(exc)}}
+            answer = {"ok": False, "error": {"kind": "CaptureError", "zh": N_("直播程序出错"), "en": repr(exc)}}
         try:
             conn.sendall(json.dumps(answer, ensure_ascii=False).encode() + b"\n")
         except OSError as exc:

@@ -24,7 +24,7 @@ import cv2
 
 from capture.audio import MicrophoneInfo, dbfs_levels, make_audio_source
 from capture.audio import list_microphones as _list_microphones
-from capture.errors import CaptureError
+from capture.errors import N_, CaptureError
 from capture.redact import mask_url
 from capture.sources import make_video_source, parse_camera_spec, quiet_opencv
 
@@ -38,11 +38,22 @@ RTMP_HANDSHAKE_SIZE = 1536
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One probe's outcome: ``ok``, a message for people, and figures for the page."""
+    """One probe's outcome: ``ok``, a message for people, and figures for the page.
+
+    ``message`` is a Chinese message id whose ``%(name)s`` slots ``params`` fill (the app shows it
+    in the person's language); ``detail`` is the engineer's English for the log, never shown.
+    """
 
     ok: bool
     message: str
     details: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    detail: str = ""
+
+    @property
+    def text(self) -> str:
+        """The message in Chinese, filled."""
+        return self.message % self.params if self.params else self.message
 
 
 @dataclass(frozen=True)
@@ -91,27 +102,28 @@ def check_camera(spec: str, width: int = 640, height: int = 360) -> CheckResult:
         source.open()
         frame = source.read()
     except CaptureError as exc:
-        return CheckResult(False, str(exc))
+        return CheckResult(False, exc.msgid, params=exc.params, detail=exc.en)
     finally:
         source.close()
     if frame is None:
-        return CheckResult(False, f"画面读不出来 (no frame from {source.label})")
+        return CheckResult(False, N_("画面读不出来"), detail=f"no frame from {source.label}")
     h, w = frame.shape[:2]
-    kind = "摄像头" if parse_camera_spec(spec) is not None else "画面来源"
-    return CheckResult(True, f"{kind}正常，有画面 ({w}×{h})",
-                       {"width": w, "height": h, "open_s": round(time.monotonic() - started, 2)})
+    shown = N_("摄像头正常，有画面（%(width)d×%(height)d）") if parse_camera_spec(spec) is not None \
+        else N_("画面来源正常，有画面（%(width)d×%(height)d）")
+    return CheckResult(True, shown, {"width": w, "height": h, "open_s": round(time.monotonic() - started, 2)},
+                       params={"width": w, "height": h})
 
 
 def check_microphone(spec: str, seconds: float = 1.0) -> CheckResult:
     """Listen for ``seconds`` and report the level; ok when sound arrives and the level moves."""
     spec = spec.strip()
     if spec.lower() == "none":
-        return CheckResult(True, "不用麦克风：直播里是静音 (silence)", {"level_dbfs": None})
+        return CheckResult(True, N_("不用麦克风：直播里是静音"), {"level_dbfs": None})
     source = make_audio_source(spec, 48000, loop=False)
     try:
         source.open()
     except CaptureError as exc:
-        return CheckResult(False, str(exc))
+        return CheckResult(False, exc.msgid, params=exc.params, detail=exc.en)
     levels: list[float] = []
     peaks: list[float] = []
     received = 0
@@ -130,12 +142,12 @@ def check_microphone(spec: str, seconds: float = 1.0) -> CheckResult:
     finally:
         source.close()
     if not received:
-        return CheckResult(False, "麦克风没有声音传进来，请检查是否插好、是否静音 (no audio received)")
+        return CheckResult(False, N_("麦克风没有声音传进来，请检查是否插好、是否静音"), detail="no audio received")
     loudest, spread = max(peaks), (max(levels) - min(levels)) if levels else 0.0
     details = {"level_dbfs": round(sum(levels) / len(levels), 1), "peak_dbfs": loudest, "spread_db": round(spread, 1)}
     if loudest <= -90 or (spread < 0.5 and loudest < -60):
-        return CheckResult(False, "麦克风几乎没有声音，请靠近说话或调大音量 (level does not move)", details)
-    return CheckResult(True, f"麦克风正常，音量 {details['level_dbfs']} dBFS", details)
+        return CheckResult(False, N_("麦克风几乎没有声音，请靠近说话或调大音量"), details, detail="level does not move")
+    return CheckResult(True, N_("麦克风正常，音量 %(level)s dBFS"), details, params={"level": details["level_dbfs"]})
 
 
 def check_rtmp(url: str, timeout: float = 3.0) -> CheckResult:
@@ -149,18 +161,21 @@ def check_rtmp(url: str, timeout: float = 3.0) -> CheckResult:
         host, scheme = parts.hostname, parts.scheme.lower()
         port = parts.port or (443 if scheme == "rtmps" else 1935)
     except ValueError:
-        return CheckResult(False, f"推流地址格式不对 ({masked})")
+        return CheckResult(False, N_("推流地址格式不对：%(server)s"), params={"server": masked})
     if scheme not in ("rtmp", "rtmps") or not host:
-        return CheckResult(False, f"推流地址要以 rtmp:// 或 rtmps:// 开头 ({masked})")
+        return CheckResult(False, N_("推流地址要以 rtmp:// 或 rtmps:// 开头：%(server)s"), params={"server": masked})
     started = time.monotonic()
     try:
         sock: socket.socket = socket.create_connection((host, port), timeout=timeout)
     except socket.gaierror:
-        return CheckResult(False, f"找不到推流服务器，请检查网络或地址 (cannot resolve {host})")
+        return CheckResult(False, N_("找不到推流服务器 %(host)s，请检查网络或地址"), params={"host": host},
+                           detail=f"cannot resolve {host}")
     except ConnectionRefusedError:
-        return CheckResult(False, f"推流服务器拒绝连接 (connection refused by {host}:{port})")
+        return CheckResult(False, N_("推流服务器 %(host)s 拒绝连接"), params={"host": host},
+                           detail=f"connection refused by {host}:{port}")
     except OSError as exc:
-        return CheckResult(False, f"连不上推流服务器，网络可能不通 ({host}:{port}: {exc.strerror or exc})")
+        return CheckResult(False, N_("连不上推流服务器 %(host)s，网络可能不通"), params={"host": host},
+                           detail=f"{host}:{port}: {exc.strerror or exc}")
     try:
         if scheme == "rtmps":
             sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
@@ -169,17 +184,21 @@ def check_rtmp(url: str, timeout: float = 3.0) -> CheckResult:
         sock.sendall(b"\x03" + c1)
         s0 = _recv_exactly(sock, 1)[0]
         if s0 != 3:  # e.g. an HTTP server answering on that port
-            return CheckResult(False, f"对方不是 RTMP 推流服务器 (unexpected first byte {s0} from {host}:{port})")
+            return CheckResult(False, N_("%(host)s 不是推流服务器"), params={"host": host},
+                               detail=f"unexpected first byte {s0} from {host}:{port}")
         sock.sendall(_recv_exactly(sock, RTMP_HANDSHAKE_SIZE))  # C2 echoes S1
         _recv_exactly(sock, RTMP_HANDSHAKE_SIZE)  # S2
     except ssl.SSLError as exc:
-        return CheckResult(False, f"加密连接失败 (TLS error with {host}:{port}: {exc.reason})")
+        return CheckResult(False, N_("和推流服务器 %(host)s 的加密连接失败"), params={"host": host},
+                           detail=f"TLS error with {host}:{port}: {exc.reason}")
     except (OSError, EOFError) as exc:
-        return CheckResult(False, f"推流服务器没有正常应答 (RTMP handshake with {host}:{port} failed: {exc})")
+        return CheckResult(False, N_("推流服务器 %(host)s 没有正常应答"), params={"host": host},
+                           detail=f"RTMP handshake with {host}:{port} failed: {exc}")
     finally:
         sock.close()
     ms = round((time.monotonic() - started) * 1000)
-    return CheckResult(True, f"推流服务器可以连上（{ms} 毫秒）", {"server": masked, "handshake_ms": ms})
+    return CheckResult(True, N_("推流服务器可以连上（%(ms)d 毫秒）"), {"server": masked, "handshake_ms": ms},
+                       params={"ms": ms})
 
 
 def _recv_exactly(sock: socket.socket, size: int) -> bytes:
@@ -201,10 +220,12 @@ def check_disk(path: Path | str, need_mb: int) -> CheckResult:
     try:
         usage = shutil.disk_usage(target)
     except OSError as exc:
-        return CheckResult(False, f"无法查看磁盘空间 ({exc})")
+        return CheckResult(False, N_("无法查看磁盘空间"), detail=str(exc))
     free_mb = usage.free // (1024 * 1024)
     details = {"free_mb": free_mb, "need_mb": need_mb}
     hours = free_mb / (2628 * 3600 / 8 / 1024)  # MB per hour at the 720p preset's 2.6 Mbps
     if free_mb < need_mb:
-        return CheckResult(False, f"磁盘空间不够：只剩 {free_mb} MB，至少要 {need_mb} MB，请删掉旧录像", details)
-    return CheckResult(True, f"磁盘空间够用：剩 {free_mb / 1024:.1f} GB（约 {math.floor(hours)} 小时录像）", details)
+        return CheckResult(False, N_("磁盘空间不够：只剩 %(free_mb)d MB，至少要 %(need_mb)d MB，请删掉旧录像"), details,
+                           params=details)
+    return CheckResult(True, N_("磁盘空间够用：剩 %(free_gb).1f GB（约 %(hours)d 小时录像）"), details,
+                       params={"free_gb": free_mb / 1024, "hours": math.floor(hours)})

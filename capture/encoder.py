@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from capture.audio import SAMPLE_BYTES, AudioMeter, AudioSource
-from capture.errors import EncoderError
+from capture.errors import N_, EncoderError
 from capture.ffmpeg import encoder_argv
 from capture.process import kill, pump_stderr, stop_process
 
@@ -96,7 +96,7 @@ class EncoderSink:
             self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as exc:
             listener.close()
-            raise EncoderError("编码程序 ffmpeg 启动失败", f"cannot start ffmpeg: {exc}") from exc
+            raise EncoderError(N_("编码程序 ffmpeg 启动失败"), f"cannot start ffmpeg: {exc}") from exc
         for target, name in ((self._write_video, "video"), (self._feed_audio, "audio"),
                              (self._read_ts, "ts"), (self._read_stderr, "stderr")):
             thread = threading.Thread(target=target, name=f"cunbo-encoder-{name}", daemon=True)

@@ -1,18 +1,41 @@
-"""Errors a person can read: Chinese first (what the farmer sees), English in parentheses.
+"""Errors a person can read: a Chinese message id (what the farmer sees) and an English detail
+for the engineer's log.
 
 Every error that :mod:`capture` raises on purpose is a :class:`CaptureError`, so the app can
-catch one type and show ``str(exc)``; nothing here ever carries a stream key.
+catch one type. ``zh`` is a message id marked with :func:`N_`: the app translates it into the
+person's language (``app.i18n.localized``); ``str(exc)`` is the Chinese text alone, never
+bilingual. ``en`` is for logs only. Nothing here ever carries a stream key.
 """
 from __future__ import annotations
 
 
-class CaptureError(Exception):
-    """Base class: ``str(exc)`` is ``"中文说明 (English detail)"``, ready to show."""
+def N_(message: str) -> str:
+    """Mark a Chinese message id for extraction (``python -m scripts.i18n``). capture/ imports none
+    of our packages, so it has its own marker; the app translates the id where it is shown."""
+    return message
 
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{zh} ({en})")
+
+class CaptureError(Exception):
+    """Base class: ``zh`` is the message id shown to people, ``en`` the engineer's detail."""
+
+    def __init__(self, zh: str, en: str, **params: object) -> None:
+        super().__init__(zh % params if params else zh)
         self.zh = zh
         self.en = en
+        self.msgid = zh
+        self.params = params
+
+
+class SettingInvalid(ValueError):
+    """A capture setting is wrong (raised inside pydantic validators, so a ``ValueError``).
+
+    ``msgid`` and ``params`` let the app show it in the person's language; ``str(exc)`` is Chinese.
+    """
+
+    def __init__(self, msgid: str, **params: object) -> None:
+        super().__init__(msgid % params if params else msgid)
+        self.msgid = msgid
+        self.params = params
 
 
 class CameraNotFound(CaptureError):

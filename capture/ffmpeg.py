@@ -10,7 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
-from capture.errors import FfmpegNotFound
+from capture.errors import N_, FfmpegNotFound
 from capture.settings import PRESETS
 
 # Per-preset rate control; constant-ish bit rate because platforms cap ingest bit rate.
@@ -54,11 +54,11 @@ def find_ffmpeg(configured: str | None = None) -> str:
             found = shutil.which(candidate)
             if found:
                 return found
-            raise FfmpegNotFound("找不到 ffmpeg 程序，请检查设置", f"ffmpeg not found at {candidate}")
+            raise FfmpegNotFound(N_("找不到 ffmpeg 程序，请检查设置"), f"ffmpeg not found at {candidate}")
     found = shutil.which("ffmpeg")
     if found:
         return found
-    raise FfmpegNotFound("电脑上没有安装 ffmpeg，请先运行 ./run.sh 安装", "ffmpeg not found on PATH")
+    raise FfmpegNotFound(N_("电脑上没有安装 ffmpeg，请先运行 ./run.sh 安装"), "ffmpeg not found on PATH")
 
 
 def find_ffprobe(ffmpeg: str) -> str | None:

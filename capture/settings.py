@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from capture.errors import N_, SettingInvalid
+
 
 @dataclass(frozen=True)
 class VideoPreset:
@@ -86,9 +88,9 @@ class CaptureSettings(BaseModel):
     def _not_blank(cls, value: str) -> str:
         value = value.strip()
         if not value:
-            raise ValueError("不能为空 (must not be empty)")
+            raise SettingInvalid(N_("不能为空"))
         if any(ord(c) < 32 for c in value):
-            raise ValueError("含有控制字符 (contains control characters)")
+            raise SettingInvalid(N_("含有控制字符"))
         return value
 
     @field_validator("destinations")
@@ -97,23 +99,22 @@ class CaptureSettings(BaseModel):
         cleaned: list[str] = []
         for n, raw in enumerate(urls, start=1):
             url = raw.strip()
-            where = f"第 {n} 个推流地址 (destination {n})"
             if any(c.isspace() or ord(c) < 32 for c in url):
-                raise ValueError(f"{where}含有空格或控制字符 (contains spaces or control characters)")
+                raise SettingInvalid(N_("第 %(n)d 个推流地址含有空格或控制字符"), n=n)
             parts = urlsplit(url)
             if parts.scheme.lower() not in PUSH_SCHEMES:
-                raise ValueError(f"{where}必须以 rtmp:// 或 rtmps:// 开头 (must start with rtmp:// or rtmps://)")
+                raise SettingInvalid(N_("第 %(n)d 个推流地址必须以 rtmp:// 或 rtmps:// 开头"), n=n)
             if not parts.hostname:
-                raise ValueError(f"{where}缺少服务器地址 (has no host)")
+                raise SettingInvalid(N_("第 %(n)d 个推流地址缺少服务器地址"), n=n)
             try:
                 parts.port  # noqa: B018 — raises for a port that is not a number
             except ValueError as exc:
-                raise ValueError(f"{where}端口不对 (bad port)") from exc
+                raise SettingInvalid(N_("第 %(n)d 个推流地址端口不对"), n=n) from exc
             if len([s for s in parts.path.split("/") if s]) < 2:
-                raise ValueError(f"{where}缺少应用名或推流码 (needs /app/streamkey after the host)")
+                raise SettingInvalid(N_("第 %(n)d 个推流地址缺少应用名或推流码"), n=n)
             cleaned.append(url)
         if len(set(cleaned)) != len(cleaned):
-            raise ValueError("同一个推流地址填了两次 (a destination is listed twice)")
+            raise SettingInvalid(N_("同一个推流地址填了两次"))
         return cleaned
 
     @field_validator("ffmpeg")
@@ -126,7 +127,7 @@ class CaptureSettings(BaseModel):
     @model_validator(mode="after")
     def _backoff_order(self) -> CaptureSettings:
         if self.reconnect_max_s < self.reconnect_initial_s:
-            raise ValueError("reconnect_max_s 不能小于 reconnect_initial_s (max backoff below initial)")
+            raise SettingInvalid(N_("重连的最长等待不能短于第一次等待"))
         return self
 
     @property

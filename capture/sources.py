@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 
-from capture.errors import CameraNotFound, CaptureError, VideoSourceError
+from capture.errors import N_, CameraNotFound, CaptureError, VideoSourceError
 from capture.frames import FrameBuffer, Timeline, bgr_to_i420
 from capture.redact import mask_url
 
@@ -108,11 +108,11 @@ class CameraSource(OpenCVSource):
         quiet_opencv()
         backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
         if isinstance(self.device, str) and not self.device.startswith("video=") and not Path(self.device).exists():
-            raise CameraNotFound("摄像头没有连接，请插好摄像头再试", f"camera {self.device} not found")
+            raise CameraNotFound(N_("摄像头没有连接，请插好摄像头再试"), f"camera {self.device} not found")
         cap = cv2.VideoCapture(self.device, backend)
         if not cap.isOpened():
             cap.release()
-            raise CameraNotFound("摄像头没有连接，请插好摄像头再试", f"camera {self.device} not found")
+            raise CameraNotFound(N_("摄像头没有连接，请插好摄像头再试"), f"camera {self.device} not found")
         width, height, fps = self.request
         # MJPG first: most USB webcams only reach 720p30 compressed.
         cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter.fourcc(*"MJPG"))
@@ -122,7 +122,7 @@ class CameraSource(OpenCVSource):
         ok, frame = cap.read()
         if not ok or frame is None:
             cap.release()
-            raise CameraNotFound("摄像头打开了但没有画面，请换个 USB 口再试", f"camera {self.device} gives no frames")
+            raise CameraNotFound(N_("摄像头打开了但没有画面，请换个 USB 口再试"), f"camera {self.device} gives no frames")
         self._cap, self._first = cap, frame
 
 
@@ -144,12 +144,12 @@ class FileSource(OpenCVSource):
         """Raises :class:`VideoSourceError` when the file is missing or cannot be decoded."""
         quiet_opencv()
         if not self.is_url and not Path(self.target).is_file():
-            raise VideoSourceError("找不到视频文件", f"video file not found: {self.label}")
+            raise VideoSourceError(N_("找不到视频文件"), f"video file not found: {self.label}")
         cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG)
         ok, frame = cap.read() if cap.isOpened() else (False, None)
         if not ok or frame is None:
             cap.release()
-            raise VideoSourceError("视频打不开或不是视频", f"cannot decode video: {self.label}")
+            raise VideoSourceError(N_("视频打不开或不是视频"), f"cannot decode video: {self.label}")
         fps = cap.get(cv2.CAP_PROP_FPS)
         # Some containers report 0, NaN or 1000 (a timebase): fall back to the output rate.
         self.fps = fps if 1 <= fps <= 120 else self._default_fps

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from capture.audio import AudioMeter, AudioSource, make_audio_source
-from capture.errors import CaptureError, EncoderError, NotRunning
+from capture.errors import N_, CaptureError, EncoderError, NotRunning
 from capture.ffmpeg import find_ffmpeg, progress_number
 from capture.frames import FrameBuffer, Timeline, i420_to_bgr
 from capture.encoder import EncoderSink
@@ -129,7 +129,7 @@ class Supervisor:
                     try:
                         self.settings.recording_dir.mkdir(parents=True, exist_ok=True)
                     except OSError as exc:
-                        raise EncoderError("录像文件夹无法创建", f"cannot create {self.settings.recording_dir}: {exc}") from exc
+                        raise EncoderError(N_("录像文件夹无法创建"), f"cannot create {self.settings.recording_dir}: {exc}") from exc
                 self._timeline = Timeline()
                 self._started_mono = time.monotonic()
                 backoff = (self.settings.reconnect_initial_s, self.settings.reconnect_max_s)

@@ -35,7 +35,7 @@ import cv2
 from pydantic import ValidationError
 
 from capture.channel import ChannelError, ChannelServer, WorkerRefused, request, stream
-from capture.errors import CaptureError
+from capture.errors import N_, CaptureError
 from capture.overlay import OverlayScene
 from capture.recognition import RecognitionLoop
 from capture.process import command_line, detached_popen_kwargs, kill_group, pid_alive
@@ -86,7 +86,7 @@ def scene_from_dict(data: dict[str, Any]) -> OverlayScene:
     try:
         return OverlayScene(**data)
     except (TypeError, ValueError) as exc:
-        raise CaptureError("画面内容不对", f"bad scene: {exc}") from exc
+        raise CaptureError(N_("画面内容不对"), f"bad scene: {exc}") from exc
 
 
 # -- inside the worker process ------------------------------------------------------------------
@@ -196,7 +196,7 @@ class BroadcastWorker:
         self.scene = scene_from_dict(msg.get("scene") or {})
         supervisor = self.supervisor
         if supervisor is None:  # the pipeline is (re)starting: it takes self.scene when it is up
-            raise CaptureError("画面正在重新启动", "the pipeline is restarting; send the scene again")
+            raise CaptureError(N_("画面正在重新启动"), "the pipeline is restarting; send the scene again")
         frames_before = supervisor.frames_out
         version = supervisor.set_scene(self.scene)
         if not msg.get("wait_shown"):
@@ -217,7 +217,7 @@ class BroadcastWorker:
             try:
                 self.recognition.set_catalog({int(k): [str(p) for p in v] for k, v in catalog.items()})
             except (TypeError, ValueError) as exc:
-                raise CaptureError("商品照片清单不对", f"bad recognition catalog: {exc}") from exc
+                raise CaptureError(N_("商品照片清单不对"), f"bad recognition catalog: {exc}") from exc
         if msg.get("on"):
             self.recognition.start()
         else:
@@ -228,7 +228,7 @@ class BroadcastWorker:
         """Restart the pipeline at the new picture size; the old layout comes back if it fails."""
         layout = msg.get("layout")
         if layout not in ("landscape", "portrait"):
-            raise CaptureError("画面方向不对", f"bad layout {layout!r}")
+            raise CaptureError(N_("画面方向不对"), f"bad layout {layout!r}")
         with self._op:
             if self.phase != "live" or layout == self.settings.layout:
                 return {"layout": self.settings.layout}
@@ -244,10 +244,10 @@ class BroadcastWorker:
                 self.settings = settings
                 self._write_channel()
                 return {"layout": settings.layout}
-            self.phase, self.error = "failed", {"kind": "EncoderError", "zh": "画面重新启动失败", "en": "restart failed"}
+            self.phase, self.error = "failed", {"kind": "EncoderError", "zh": N_("画面重新启动失败"), "en": "restart failed"}
             self._write_channel()
             self.done.set()
-            raise CaptureError("画面重新启动失败", "the pipeline could not restart")
+            raise CaptureError(N_("画面重新启动失败"), "the pipeline could not restart")
 
     def _stop(self, _msg: dict[str, Any]) -> dict[str, Any]:
         with self._op:
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         _write_json(channel_path(spec_file.parent, str(spec["key"])), {
             "pid": os.getpid(), "port": None, "phase": "failed", "recordings": [],
-            "error": {"kind": "CaptureError", "zh": "直播设置不对", "en": str(exc)}})
+            "error": {"kind": "CaptureError", "zh": N_("直播设置不对"), "en": str(exc)}})
         return 2
     return BroadcastWorker(spec_file, spec, settings).run()
 
@@ -328,7 +328,7 @@ class Worker:
                 **detached_popen_kwargs(),  # type: ignore[call-overload]
             )
         except OSError as exc:
-            raise CaptureError("直播程序启动失败", f"cannot start the worker: {exc}") from exc
+            raise CaptureError(N_("直播程序启动失败"), f"cannot start the worker: {exc}") from exc
         finally:
             log_file.close()
         return cls(directory, key, token, proc=proc)
@@ -390,22 +390,22 @@ class Worker:
                 self.kill()
                 if isinstance(error, dict):
                     raise WorkerRefused(str(error.get("zh")), str(error.get("en")), str(error.get("kind")))
-                raise CaptureError("直播程序意外退出", "the worker exited while starting")
+                raise CaptureError(N_("直播程序意外退出"), "the worker exited while starting")
             if time.monotonic() >= deadline:
                 self.kill()
-                raise ChannelError("视频源打开太慢，请检查摄像头或视频地址", f"the pipeline did not start in {timeout:.0f} s")
+                raise ChannelError(N_("视频源打开太慢，请检查摄像头或视频地址"), f"the pipeline did not start in {timeout:.0f} s")
         self.kill()
-        raise ChannelError("开播已取消", "the start was cancelled")
+        raise ChannelError(N_("开播已取消"), "the start was cancelled")
 
     def request(self, op: str, payload: dict[str, Any] | None = None, *, timeout: float = STATUS_TIMEOUT_S) -> dict[str, Any]:
         """One channel request. Raises ChannelError (no answer in time) or WorkerRefused."""
         if self.port is None:
-            raise ChannelError("直播程序还没准备好", "the worker has no channel yet")
+            raise ChannelError(N_("直播程序还没准备好"), "the worker has no channel yet")
         return request(self.port, self.token, op, payload, timeout=timeout)
 
     def stream(self, op: str) -> Iterator[bytes]:
         if self.port is None:
-            raise ChannelError("直播程序还没准备好", "the worker has no channel yet")
+            raise ChannelError(N_("直播程序还没准备好"), "the worker has no channel yet")
         return stream(self.port, self.token, op)
 
     # -- ending it --------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """What can go wrong in the catalog, each with a message a person can read as it is.
 
-Older messages are Chinese with English in parentheses and are shown as they are. Newer ones are
-Chinese msgids marked with :func:`N_` and formatted from ``params`` after the HTTP layer has
-translated them (``app.i18n.localized``), so that an English page gets English.
+Every message is a Chinese msgid marked with :func:`N_` and formatted from ``params`` after the
+HTTP layer has translated it (``app.i18n.localized``), so that an English page gets English and a
+Chinese one Chinese alone: never a bilingual literal.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class ProductNotFound(CatalogError):
     """No product with that id (or one the viewer may not see)."""
 
     def __init__(self, product_id: int | str) -> None:
-        super().__init__(f"找不到商品 {product_id} (product not found)")
+        super().__init__(N_("找不到商品 %(id)s"), id=product_id)
         self.product_id = product_id
 
 
@@ -42,15 +42,15 @@ class DuplicateSku(CatalogError):
     """Another product already has this sku."""
 
     def __init__(self, sku: str) -> None:
-        super().__init__(f"商品编号 {sku} 已被使用 (duplicate sku)", field="sku")
+        super().__init__(N_("商品编号 %(sku)s 已被使用"), field="sku", sku=sku)
         self.sku = sku
 
 
 class UnknownFarmer(CatalogError):
     """The named owner does not exist or cannot own products."""
 
-    def __init__(self, name: str, reason: str = "") -> None:
-        super().__init__(reason or f"找不到农户 {name} (unknown farmer)", field="farmer")
+    def __init__(self, name: str, reason: str = "", **params: object) -> None:
+        super().__init__(reason or N_("找不到农户 %(name)s"), field="farmer", name=name, **params)
         self.name = name
 
 
@@ -58,9 +58,8 @@ class OutOfStock(CatalogError):
     """A stock change would make stock negative; nothing was changed."""
 
     def __init__(self, product_id: int, name: str, available: int, wanted: int) -> None:
-        super().__init__(
-            f"{name} 库存不足：现有 {available}，需要 {wanted} (out of stock)", field="stock"
-        )
+        super().__init__(N_("%(name)s 库存不足：现有 %(available)d，需要 %(wanted)d"), field="stock",
+                         name=name, available=available, wanted=wanted)
         self.product_id = product_id
         self.available = available
         self.wanted = wanted
@@ -70,7 +69,7 @@ class NotAllowed(CatalogError):
     """The actor's role may not change the catalog."""
 
     def __init__(self) -> None:
-        super().__init__("只有村级服务站和管理员可以修改商品 (only coordinators and admins manage products)")
+        super().__init__(N_("只有村级服务站和管理员可以修改商品"))
 
 
 class PhotoRejected(CatalogError):

@@ -9,6 +9,8 @@ import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 
+from catalog.errors import N_, InvalidProduct
+
 # A typo guard: no farm product on a village stream costs a million yuan.
 MAX_FEN = 100_000_000
 
@@ -35,28 +37,28 @@ def parse_yuan(text: str | int | Decimal) -> int:
     """Read a price in yuan and return fen.
 
     Accepts ``25``, ``25.5``, ``¥25.50``, ``￥25.50``, ``25元``, ``２５．５``, ``1,250.00``.
-    Raises ``ValueError`` with a readable message for an empty, negative, non-numeric, too
-    precise (more than two decimals) or absurdly large price.
+    Raises :class:`~catalog.errors.InvalidProduct` (a ``ValueError``) with a message id for an
+    empty, negative, non-numeric, too precise (more than two decimals) or absurdly large price.
     """
     if isinstance(text, int):
         text = str(text)
     raw = unicodedata.normalize("NFKC", str(text)).strip()
     shown = str(text).strip()
     if not raw:
-        raise ValueError("价格不能为空 (price is empty)")
+        raise InvalidProduct(N_("价格不能为空"))
     cleaned = _CURRENCY.sub("", raw).replace(" ", "")
     cleaned = _CURRENCY.sub("", cleaned)
     if cleaned.startswith("-"):
-        raise ValueError(f"价格不能是负数：{shown} (negative price)")
+        raise InvalidProduct(N_("价格不能是负数：%(price)s"), price=shown)
     if not _NUMBER.match(cleaned):
-        raise ValueError(f"价格不是数字：{shown} (not a number; write e.g. 25.50)")
+        raise InvalidProduct(N_("价格不是数字：%(price)s，请写成 25.50 这样"), price=shown)
     try:
         amount = Decimal(cleaned.replace(",", ""))
     except InvalidOperation as exc:  # pragma: no cover - the pattern above already rules this out
-        raise ValueError(f"价格不是数字：{shown} (not a number)") from exc
+        raise InvalidProduct(N_("价格不是数字：%(price)s，请写成 25.50 这样"), price=shown) from exc
     fen = amount * 100
     if fen != fen.to_integral_value():
-        raise ValueError(f"价格最多两位小数：{shown} (at most two decimals)")
+        raise InvalidProduct(N_("价格最多两位小数：%(price)s"), price=shown)
     if fen > MAX_FEN:
-        raise ValueError(f"价格太大：{shown}（最多 {MAX_FEN // 100} 元） (price too large)")
+        raise InvalidProduct(N_("价格太大：%(price)s（最多 %(max)d 元）"), price=shown, max=MAX_FEN // 100)
     return int(fen)

@@ -101,29 +101,34 @@ def card_path(data_dir: Path, product: Product) -> Path | None:
     return path if path.exists() else None
 
 
-_NOT_AN_IMAGE = "这不是能打开的图片，请选 JPG 或 PNG 照片 (not an image)"
+_NOT_AN_IMAGE = N_("这不是能打开的图片，请选 JPG 或 PNG 照片")
+
+
+def photo_too_large() -> PhotoRejected:
+    """The error for a photo over :data:`MAX_PHOTO_BYTES` (here and where an upload is read)."""
+    return PhotoRejected(N_("照片太大：最大 %(mb)d MB"), mb=MAX_PHOTO_BYTES // (1024 * 1024))
 
 
 def _open(data: bytes) -> Image.Image:
     """Open ``data`` lazily (Pillow reads the header only). Raises :class:`PhotoRejected` for an
     empty or too large file, a format we do not take, or too many pixels."""
     if not data:
-        raise PhotoRejected("照片是空文件 (empty file)")
+        raise PhotoRejected(N_("照片是空文件"))
     if len(data) > MAX_PHOTO_BYTES:
-        raise PhotoRejected(f"照片太大：最大 {MAX_PHOTO_BYTES // (1024 * 1024)} MB (photo too large)")
+        raise photo_too_large()
     try:
         with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; refuse all of it.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image: Image.Image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PhotoRejected("照片像素太多，请换一张 (image has too many pixels)") from exc
+        raise PhotoRejected(N_("照片像素太多，请换一张")) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise PhotoRejected(_NOT_AN_IMAGE) from exc
     width, height = image.size
     if width * height > MAX_PIXELS:
         image.close()
-        raise PhotoRejected(f"照片像素太多（{width}×{height}），请换一张 (image has too many pixels)")
+        raise PhotoRejected(N_("照片像素太多（%(width)d×%(height)d），请换一张"), width=width, height=height)
     return image
 
 

@@ -30,7 +30,7 @@ from catalog.changes import stock_written
 from catalog.models import MAX_SELLING_POINTS, Product, ProductChange
 from catalog.text import has_hidden_characters
 from catalog.money import MAX_FEN, format_yuan
-from db import utcnow
+from db import N_, utcnow
 
 # Roles that may own products: farmers, and the service station for the village's own goods
 # (a product a manager adds without naming a farmer). Only a farmer may be *named* as one: naming
@@ -80,16 +80,15 @@ def _text(field: str, value: Any, label: str, *, max_len: int, required: bool = 
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InvalidProduct(f"{label}必须是文字 ({field} must be text)", field)
+        raise InvalidProduct(N_("%(label)s必须是文字"), field, label=label)
     cleaned = " ".join(unicodedata.normalize("NFC", value).split())
     if has_hidden_characters(cleaned):
-        raise InvalidProduct(f"{label}含有不可见的控制字符 ({field} has control characters)", field)
+        raise InvalidProduct(N_("%(label)s含有不可见的控制字符"), field, label=label)
     if required and not cleaned:
-        raise InvalidProduct(f"{label}不能为空 ({field} is required)", field)
+        raise InvalidProduct(N_("%(label)s不能为空"), field, label=label)
     if len(cleaned) > max_len:
-        raise InvalidProduct(
-            f"{label}最多 {max_len} 个字，现在 {len(cleaned)} 个 ({field} is too long)", field
-        )
+        raise InvalidProduct(N_("%(label)s最多 %(max)d 个字，现在 %(count)d 个"), field, label=label, max=max_len,
+                             count=len(cleaned))
     return cleaned
 
 
@@ -97,14 +96,13 @@ def _whole(field: str, value: Any, label: str, *, low: int, high: int, optional:
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidProduct(f"{label}必须是整数 ({field} must be a whole number)", field)
+        raise InvalidProduct(N_("%(label)s必须是整数"), field, label=label)
     if value < low:
-        raise InvalidProduct(
-            f"{label}不能是负数 ({field} must not be negative)" if low == 0
-            else f"{label}最小是 {low} ({field} must be at least {low})", field,
-        )
+        if low == 0:
+            raise InvalidProduct(N_("%(label)s不能是负数"), field, label=label)
+        raise InvalidProduct(N_("%(label)s最小是 %(low)d"), field, label=label, low=low)
     if value > high:
-        raise InvalidProduct(f"{label}太大（最多 {high}） ({field} is too large)", field)
+        raise InvalidProduct(N_("%(label)s太大（最多 %(high)d）"), field, label=label, high=high)
     return value
 
 
@@ -112,7 +110,7 @@ def _when(field: str, value: Any, label: str) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, datetime) or value.tzinfo is None:
-        raise InvalidProduct(f"{label}必须是带时区的时间 ({field} must be an aware datetime)", field)
+        raise InvalidProduct(N_("%(label)s必须是带时区的时间"), field, label=label)
     return value
 
 
@@ -120,39 +118,39 @@ def _day(field: str, value: Any, label: str) -> date | None:
     if value is None:
         return None
     if isinstance(value, datetime) or not isinstance(value, date):
-        raise InvalidProduct(f"{label}必须是日期 ({field} must be a date)", field)
+        raise InvalidProduct(N_("%(label)s必须是日期"), field, label=label)
     return value
 
 
 def _sku(value: Any) -> str:
-    sku = _text("sku", value, "商品编号", max_len=64, required=True)
+    sku = _text("sku", value, N_("商品编号"), max_len=64, required=True)
     if not SKU_RE.match(sku):
         raise InvalidProduct(
-            f"商品编号只能用字母、数字和 - _ .：{sku} (sku may use letters, digits, - _ . only)", "sku"
+            N_("商品编号只能用字母、数字和 - _ .：%(sku)s"), "sku", sku=sku
         )
     return sku
 
 
 def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise InvalidProduct("上架必须是 是/否 (active must be true or false)", "active")
+        raise InvalidProduct(N_("上架必须是 是/否"), "active")
     return value
 
 
 # field → cleaner(value) returning the stored value or raising InvalidProduct.
 _CLEANERS: dict[str, Any] = {
     "sku": _sku,
-    "name": lambda v: _text("name", v, "名称", max_len=NAME_MAX, required=True),
-    "name_en": lambda v: _text("name_en", v, "英文名", max_len=80),
-    "unit": lambda v: _text("unit", v, "单位", max_len=8, required=True),
-    "price_fen": lambda v: _whole("price_fen", v, "单价", low=0, high=MAX_FEN),
-    "promo_price_fen": lambda v: _whole("promo_price_fen", v, "促销价", low=0, high=MAX_FEN, optional=True),
-    "promo_starts_at": lambda v: _when("promo_starts_at", v, "促销开始时间"),
-    "promo_ends_at": lambda v: _when("promo_ends_at", v, "促销结束时间"),
-    "stock": lambda v: _whole("stock", v, "库存", low=0, high=MAX_STOCK),
-    "link_no": lambda v: _whole("link_no", v, "链接号", low=1, high=MAX_LINK_NO, optional=True),
-    "origin": lambda v: _text("origin", v, "产地", max_len=60),
-    "produced_on": lambda v: _day("produced_on", v, "生产/采收日期"),
+    "name": lambda v: _text("name", v, N_("名称"), max_len=NAME_MAX, required=True),
+    "name_en": lambda v: _text("name_en", v, N_("英文名"), max_len=80),
+    "unit": lambda v: _text("unit", v, N_("单位"), max_len=8, required=True),
+    "price_fen": lambda v: _whole("price_fen", v, N_("单价"), low=0, high=MAX_FEN),
+    "promo_price_fen": lambda v: _whole("promo_price_fen", v, N_("促销价"), low=0, high=MAX_FEN, optional=True),
+    "promo_starts_at": lambda v: _when("promo_starts_at", v, N_("促销开始时间")),
+    "promo_ends_at": lambda v: _when("promo_ends_at", v, N_("促销结束时间")),
+    "stock": lambda v: _whole("stock", v, N_("库存"), low=0, high=MAX_STOCK),
+    "link_no": lambda v: _whole("link_no", v, N_("链接号"), low=1, high=MAX_LINK_NO, optional=True),
+    "origin": lambda v: _text("origin", v, N_("产地"), max_len=60),
+    "produced_on": lambda v: _day("produced_on", v, N_("生产/采收日期")),
     "description": lambda v: _text_block(v),
     "selling_points": lambda v: _selling_points(v),
     "active": _bool,
@@ -164,28 +162,28 @@ def _text_block(value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidProduct("描述必须是文字 (description must be text)", "description")
+        raise InvalidProduct(N_("描述必须是文字"), "description")
     cleaned = "\n".join(" ".join(line.split()) for line in value.replace("\r\n", "\n").split("\n")).strip()
     if has_hidden_characters(cleaned, lines=True):
-        raise InvalidProduct("描述含有不可见的控制字符 (description has control characters)", "description")
+        raise InvalidProduct(N_("描述含有不可见的控制字符"), "description")
     if len(cleaned) > 2000:
-        raise InvalidProduct("描述最多 2000 个字 (description is too long)", "description")
+        raise InvalidProduct(N_("描述最多 %(max)d 个字"), "description", max=2000)
     return cleaned
 
 
 def _selling_points(value: Any) -> str:
-    """卖点: up to MAX_SELLING_POINTS short lines (blank lines dropped), each at most 40 characters.
+    """卖点: up to MAX_SELLING_POINTS short lines, each at most 40 characters; blank lines are dropped.
     Given as text with one point per line, or as the list of lines the API answers with."""
     if isinstance(value, list):
         if not all(isinstance(line, str) for line in value):
-            raise InvalidProduct("卖点必须是文字 (selling points must be text)", "selling_points")
+            raise InvalidProduct(N_("卖点必须是文字"), "selling_points")
         value = "\n".join(value)
     text = _text_block(value)
     lines = [line for line in text.split("\n") if line.strip()]
     if len(lines) > MAX_SELLING_POINTS:
-        raise InvalidProduct(f"卖点最多 {MAX_SELLING_POINTS} 条，一行一条 (too many selling points)", "selling_points")
+        raise InvalidProduct(N_("卖点最多 %(max)d 条，一行一条"), "selling_points", max=MAX_SELLING_POINTS)
     if any(len(line) > SELLING_POINT_MAX for line in lines):
-        raise InvalidProduct(f"每条卖点最多 {SELLING_POINT_MAX} 个字 (a selling point is too long)", "selling_points")
+        raise InvalidProduct(N_("每条卖点最多 %(max)d 个字"), "selling_points", max=SELLING_POINT_MAX)
     return "\n".join(lines)
 
 
@@ -198,7 +196,7 @@ def clean_fields(values: Mapping[str, Any]) -> dict[str, Any]:
     for field, value in values.items():
         cleaner = _CLEANERS.get(field)
         if cleaner is None:
-            raise InvalidProduct(f"未知字段 {field} (unknown field)", field)
+            raise InvalidProduct(N_("未知字段 %(name)s"), field, name=field)
         cleaned[field] = cleaner(value)
     return cleaned
 
@@ -207,13 +205,11 @@ def check_consistency(values: Mapping[str, Any]) -> None:
     """Rules across fields of a whole product. Raises :class:`InvalidProduct`."""
     promo = values.get("promo_price_fen")
     if promo is not None and promo > values["price_fen"]:
-        raise InvalidProduct(
-            f"促销价 {format_yuan(promo)} 不能高于单价 {format_yuan(values['price_fen'])}"
-            " (promotional price above the list price)", "promo_price_fen",
-        )
+        raise InvalidProduct(N_("促销价 %(promo)s 不能高于单价 %(price)s"), "promo_price_fen",
+                             promo=format_yuan(promo), price=format_yuan(values["price_fen"]))
     starts, ends = values.get("promo_starts_at"), values.get("promo_ends_at")
     if starts is not None and ends is not None and ends <= starts:
-        raise InvalidProduct("促销结束时间必须晚于开始时间 (promotion ends before it starts)", "promo_ends_at")
+        raise InvalidProduct(N_("促销结束时间必须晚于开始时间"), "promo_ends_at")
 
 
 def current_values(product: Product) -> dict[str, Any]:
@@ -265,12 +261,12 @@ def resolve_farmer(session: Session, name: str) -> User:
     if user is None:
         matches = session.scalars(select(User).where(User.display_name == name, User.role.in_(NAMED_OWNER_ROLES))).all()
         if len(matches) > 1:
-            raise UnknownFarmer(name, f"有 {len(matches)} 个人叫 {name}，请写用户名 (ambiguous farmer name)")
+            raise UnknownFarmer(name, N_("有 %(count)d 个人叫 %(name)s，请写用户名"), count=len(matches))
         user = matches[0] if matches else None
     if user is None or not user.active:
         raise UnknownFarmer(name)
     if user.role not in NAMED_OWNER_ROLES:
-        raise UnknownFarmer(name, f"{name} 不是农户，不能拥有商品 (not a farmer)")
+        raise UnknownFarmer(name, N_("%(name)s 不是农户，不能拥有商品"))
     return user
 
 
@@ -288,7 +284,7 @@ def _owner(session: Session, farmer: User | str | None, actor: User, current: Us
             return kept
     if isinstance(farmer, User):
         if farmer.role not in NAMED_OWNER_ROLES:
-            raise UnknownFarmer(farmer.username, f"{farmer.username} 不是农户，不能拥有商品 (not a farmer)")
+            raise UnknownFarmer(farmer.username, N_("%(name)s 不是农户，不能拥有商品"))
         return farmer
     return resolve_farmer(session, farmer)
 
@@ -554,9 +550,9 @@ def adjust_stock(session: Session, product_id: int, delta: int, actor: User | No
     non-integer delta.
     """
     if isinstance(delta, bool) or not isinstance(delta, int):
-        raise InvalidProduct("库存变化必须是整数 (delta must be a whole number)", "stock")
+        raise InvalidProduct(N_("库存变化必须是整数"), "stock")
     if abs(delta) > MAX_STOCK:  # also keeps the value inside a 64-bit SQL integer
-        raise InvalidProduct(f"库存太大（最多 {MAX_STOCK}） (stock too large)", "stock")
+        raise InvalidProduct(N_("库存太大（最多 %(max)d）"), "stock", max=MAX_STOCK)
     stmt = (
         update(_products)
         .where(_products.c.id == product_id, _products.c.stock + delta >= 0, _products.c.stock + delta <= MAX_STOCK)
@@ -568,7 +564,7 @@ def adjust_stock(session: Session, product_id: int, delta: int, actor: User | No
         product = get_product(session, product_id)
         session.refresh(product, ["stock"])
         if delta > 0:
-            raise InvalidProduct(f"库存太大（最多 {MAX_STOCK}） (stock too large)", "stock")
+            raise InvalidProduct(N_("库存太大（最多 %(max)d）"), "stock", max=MAX_STOCK)
         raise OutOfStock(product_id, product.name, product.stock, -delta)
     stock_written(session, product_id, new)
     if delta:

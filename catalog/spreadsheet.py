@@ -253,13 +253,16 @@ def read_table(data: bytes) -> Iterator[list[str]]:
         yield row
 
 
+def file_too_large() -> ImportFileRejected:
+    """The error for a file over :data:`MAX_IMPORT_BYTES` (here and where an upload is read)."""
+    return ImportFileRejected(N_("文件太大：最大 %(mb)d MB，请分成几个文件"), mb=MAX_IMPORT_BYTES // (1024 * 1024))
+
+
 def _check_size(data: bytes) -> None:
     if len(data) > MAX_IMPORT_BYTES:
-        raise ImportFileRejected(
-            f"文件太大：最大 {MAX_IMPORT_BYTES // (1024 * 1024)} MB，请分成几个文件 (file too large)"
-        )
+        raise file_too_large()
     if not data.strip():
-        raise ImportFileRejected("文件是空的 (empty file)")
+        raise ImportFileRejected(N_("文件是空的"))
 
 
 def decode(data: bytes) -> str:
@@ -267,20 +270,15 @@ def decode(data: bytes) -> str:
     _check_size(data)
     if data.startswith(OLD_EXCEL_MAGIC):
         raise ImportFileRejected(
-            "这是旧版 Excel 文件（.xls）：请在 Excel 里点“另存为”，选“Excel 工作簿（.xlsx）”或“CSV UTF-8” "
-            "(an old .xls workbook; save it as .xlsx or CSV)"
+            N_("这是旧版 Excel 文件（.xls）：请在 Excel 里点“另存为”，选“Excel 工作簿（.xlsx）”或“CSV UTF-8”")
         )
     text = _decode_text(data)
     if text is None or "\x00" in text or _looks_binary(text):
-        raise ImportFileRejected(
-            "这个文件不是表格（可能是图片或其他文件），请上传 Excel（.xlsx）或 CSV (not a spreadsheet)"
-        )
+        raise ImportFileRejected(N_("这个文件不是表格（可能是图片或其他文件），请上传 Excel（.xlsx）或 CSV"))
     return text
 
 
-_UNREADABLE_WORKBOOK = (
-    "这个 Excel 文件打不开（可能损坏了），请在 Excel 里重新保存，或另存为 CSV (the workbook cannot be read)"
-)
+_UNREADABLE_WORKBOOK = N_("这个 Excel 文件打不开（可能损坏了），请在 Excel 里重新保存，或另存为 CSV")
 
 
 class _UnsizedSheet(ReadOnlyWorksheet):  # type: ignore[misc]
@@ -329,7 +327,7 @@ def workbook_rows(data: bytes) -> Iterator[list[str]]:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(member.file_size for member in archive.infolist())
         if unpacked > MAX_WORKBOOK_UNPACKED_BYTES:
-            raise ImportFileRejected("这个 Excel 文件解开后太大，请分成几个文件 (workbook too large when unpacked)")
+            raise ImportFileRejected(N_("这个 Excel 文件解开后太大，请分成几个文件"))
         book = _open_first_sheet(data)
     except ImportFileRejected:
         raise
@@ -343,7 +341,7 @@ def workbook_rows(data: bytes) -> Iterator[list[str]]:
         sheet.reset_dimensions()
         for number, values in enumerate(sheet.iter_rows(values_only=True)):
             if number >= MAX_SHEET_ROWS:
-                raise ImportFileRejected(f"表格超过 {MAX_SHEET_ROWS} 行，请分成几个文件 (too many rows)")
+                raise ImportFileRejected(N_("表格超过 %(rows)d 行，请分成几个文件"), rows=MAX_SHEET_ROWS)
             yield [_cell_text(value) for value in values[:MAX_SHEET_COLUMNS]]
     except ImportFileRejected:
         raise
@@ -486,9 +484,8 @@ def _map_header(header: list[str]) -> tuple[list[Column | None], list[str]]:
     for cell in header:
         column = _BY_ALIAS.get(_header_key(cell))
         if column is not None and column.key in seen:
-            raise ImportFileRejected(
-                f"第 1 行表头里“{seen[column.key]}”和“{cell.strip()}”是同一列，请删掉一个 (duplicate column)"
-            )
+            raise ImportFileRejected(N_("第 1 行表头里“%(first)s”和“%(second)s”是同一列，请删掉一个"),
+                                     first=seen[column.key], second=cell.strip())
         if column is None and cell.strip():
             ignored.append(cell.strip())
         if column is not None:
@@ -562,7 +559,7 @@ def plan_import(
     records = enumerate(read_table(data), start=1)
     header = next((r for _, r in records if any(c.strip() for c in r)), None)
     if header is None:
-        raise ImportFileRejected("文件里没有内容 (empty file)")
+        raise ImportFileRejected(N_("文件里没有内容"))
     mapped, ignored = _map_header(header)  # before any other row is read
     body = [(row, r) for row, r in records if any(c.strip() for c in r)]
     total = len(body)
@@ -603,7 +600,7 @@ def _plan_row(
     if farmer_name is not None:
         owner = owners.get(farmer_name)
         if owner is None:
-            problems.append(str(UnknownFarmer(farmer_name)).split(" (")[0])
+            problems.append(str(UnknownFarmer(farmer_name)))
     if problems:
         plan.error = "；".join(problems)
         return plan

@@ -27,6 +27,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 
+from db import N_
+
 FORMAT = 1
 SQLITE_MEMBER = "database.sqlite3"
 PG_MEMBER = "database.pgdump"
@@ -37,7 +39,15 @@ PG_TIMEOUT_S = 600
 
 
 class BackupError(Exception):
-    """The backup or restore cannot be done; the message says why, for the person at the console."""
+    """The backup or restore cannot be done; the message says why, for the person at the console.
+
+    ``msgid`` is Chinese and ``params`` fill its slots: the command line shows it in its language.
+    """
+
+    def __init__(self, msgid: str, **params: object) -> None:
+        super().__init__(msgid % params if params else msgid)
+        self.msgid = msgid
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,7 @@ class BackupSummary:
 
 def _sqlite_path(url: URL) -> Path:
     if not url.database or url.database == ":memory:":
-        raise BackupError("内存数据库没有可备份的文件 (an in-memory database cannot be backed up)")
+        raise BackupError(N_("内存数据库没有可备份的文件"))
     return Path(url.database)
 
 
@@ -71,7 +81,7 @@ def _settings_files(data_dir: Path, database: Path | None) -> list[Path]:
 def _snapshot_sqlite(source: Path, target: Path) -> None:
     """A consistent copy of a live SQLite database through the online backup API."""
     if not source.is_file():
-        raise BackupError(f"找不到数据库文件 {source} (database file not found)")
+        raise BackupError(N_("找不到数据库文件 %(path)s"), path=str(source))
     src = sqlite3.connect(source, timeout=BUSY_TIMEOUT_MS / 1000)
     try:
         dst = sqlite3.connect(target)
@@ -87,12 +97,12 @@ def _run(argv: list[str], what: str) -> None:
     try:
         subprocess.run(argv, check=True, capture_output=True, timeout=PG_TIMEOUT_S)
     except FileNotFoundError as exc:
-        raise BackupError(f"找不到 {argv[0]}：请安装 postgresql-client ({argv[0]} not found)") from exc
+        raise BackupError(N_("找不到 %(program)s：请安装 postgresql-client"), program=argv[0]) from exc
     except subprocess.TimeoutExpired as exc:
-        raise BackupError(f"{what}超过 {PG_TIMEOUT_S} 秒没有完成 ({what} timed out)") from exc
+        raise BackupError(N_("%(program)s 超过 %(seconds)d 秒没有完成"), program=what, seconds=PG_TIMEOUT_S) from exc
     except subprocess.CalledProcessError as exc:
         detail = exc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-        raise BackupError(f"{what}失败：{detail[0]}") from exc
+        raise BackupError(N_("%(program)s 失败：%(detail)s"), program=what, detail=detail[0]) from exc
 
 
 def backup(database_url: str | URL, data_dir: Path, target_dir: Path, *,
@@ -116,7 +126,7 @@ def backup(database_url: str | URL, data_dir: Path, target_dir: Path, *,
         else:
             dump, member = Path(work) / PG_MEMBER, PG_MEMBER
             _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={dump}",
-                  f"--dbname={_libpq_url(url)}"], "pg_dump 备份")
+                  f"--dbname={_libpq_url(url)}"], "pg_dump")
         manifest = {"format": FORMAT, "created_at": when.isoformat(), "database": url.get_backend_name(),
                     "settings": [p.name for p in settings], "photos": len(photos)}
         partial = path.with_suffix(".part")
@@ -139,7 +149,7 @@ def _members(archive: tarfile.TarFile) -> list[tarfile.TarInfo]:
     members = archive.getmembers()
     for member in members:
         if not member.isfile() or not MEMBER_RE.match(member.name):
-            raise BackupError(f"这不是村播的备份文件：{member.name!r} (not a Cunbo backup)")
+            raise BackupError(N_("这不是村播的备份文件：里面有 %(name)s"), name=repr(member.name))
     return members
 
 
@@ -152,19 +162,17 @@ def restore(database_url: str | URL, data_dir: Path, archive_path: Path) -> Back
     try:
         archive = tarfile.open(archive_path, mode="r:gz")
     except (OSError, tarfile.TarError) as exc:
-        raise BackupError(f"打不开备份文件 {archive_path} (cannot read the backup)") from exc
+        raise BackupError(N_("打不开备份文件 %(path)s"), path=str(archive_path)) from exc
     with archive, tempfile.TemporaryDirectory(prefix="cunbo-restore-") as work:
         members = _members(archive)
         names = {m.name for m in members}
         if "manifest.json" not in names:
-            raise BackupError("备份文件里没有 manifest.json (not a Cunbo backup)")
+            raise BackupError(N_("这不是村播的备份文件：里面没有 manifest.json"))
         archive.extractall(work, members=members, filter="data")
         manifest = json.loads((Path(work) / "manifest.json").read_text(encoding="utf-8"))
         if manifest.get("format") != FORMAT or manifest.get("database") != url.get_backend_name():
-            raise BackupError(
-                f"这个备份是 {manifest.get('database')} 数据库的，不能恢复到 {url.get_backend_name()} "
-                "(the backup is of another kind of database)"
-            )
+            raise BackupError(N_("这个备份是 %(kind)s 数据库的，不能恢复到 %(target)s 数据库"),
+                              kind=str(manifest.get("database")), target=url.get_backend_name())
         if url.get_backend_name() == "sqlite":
             target = _sqlite_path(url)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -172,7 +180,7 @@ def restore(database_url: str | URL, data_dir: Path, archive_path: Path) -> Back
             _snapshot_sqlite(Path(work) / SQLITE_MEMBER, target)
         else:
             _run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
-                  f"--dbname={_libpq_url(url)}", str(Path(work) / PG_MEMBER)], "pg_restore 恢复")
+                  f"--dbname={_libpq_url(url)}", str(Path(work) / PG_MEMBER)], "pg_restore")
         restored: dict[str, int] = {"settings": 0, "photos": 0}
         for kind in restored:
             folder = Path(work) / kind

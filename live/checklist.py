@@ -5,11 +5,12 @@ and what to do. Nothing here raises for a failed check: a failure is a result.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from capture import devices
+from db import N_
 from live.destinations import DestinationError, mask_key, split_push_url
 
 # Two hours at the highest preset (2500 kbps video + 128 kbps audio) ≈ 2.4 GB; ask for 3 GB.
@@ -23,12 +24,17 @@ DISK_NEED_MB = RECORDING_NEED_MB + CLIPS_NEED_MB
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One line of the checklist: ``level`` is ok, warn or fail."""
+    """One line of the checklist: ``level`` is ok, warn or fail.
+
+    ``message`` is a Chinese message id and ``params`` fill its ``%(name)s`` slots: the app shows
+    it in the person's language.
+    """
 
     check: str
     level: str
     message: str
     target: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -40,14 +46,14 @@ def check_stream_key(url: str) -> CheckResult:
     try:
         server, key = split_push_url(url)
     except DestinationError as exc:
-        return CheckResult("key", "fail", str(exc), devices.mask_url(url))
+        return CheckResult("key", "fail", exc.msgid, devices.mask_url(url), exc.params)
     if not key:
-        return CheckResult("key", "fail", "推流地址里没有推流码：请从平台直播后台复制完整的推流码", server)
-    return CheckResult("key", "ok", f"推流码已填写（{mask_key(key)}）", devices.mask_url(url))
+        return CheckResult("key", "fail", N_("推流地址里没有推流码：请从平台直播后台复制完整的推流码"), server)
+    return CheckResult("key", "ok", N_("推流码已填写（%(key)s）"), devices.mask_url(url), {"key": mask_key(key)})
 
 
-def _from_device(check: str, result: Any, target: str) -> CheckResult:
-    return CheckResult(check, "ok" if result.ok else "fail", result.message, target)
+def _from_device(check: str, result: devices.CheckResult, target: str) -> CheckResult:
+    return CheckResult(check, "ok" if result.ok else "fail", result.message, target, result.params)
 
 
 def run_checks(*, video: str, audio: str, destinations: list[str], recording_dir: Path,
@@ -63,7 +69,7 @@ def run_checks(*, video: str, audio: str, destinations: list[str], recording_dir
         _from_device("disk", devices.check_disk(recording_dir, DISK_NEED_MB + max(0, clips_pending_mb)), ""),
     ]
     if not destinations:
-        results.append(CheckResult("destinations", "warn", "没有选择推流平台：这次只录像，不推流到平台"))
+        results.append(CheckResult("destinations", "warn", N_("没有选择推流平台：这次只录像，不推流到平台")))
     for url in destinations:
         key = check_stream_key(url)
         results.append(key)
@@ -73,5 +79,5 @@ def run_checks(*, video: str, audio: str, destinations: list[str], recording_dir
 
 
 def as_dicts(results: list[CheckResult]) -> list[dict[str, Any]]:
-    """JSON-ready results, with ``ok`` added."""
+    """JSON-ready results, with ``ok`` added; ``message`` is still the message id (see ``params``)."""
     return [{**asdict(r), "ok": r.ok} for r in results]

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
+from db import N_
 from live.models import StreamDestination
 
 PLATFORMS: dict[str, str] = {
@@ -20,7 +21,13 @@ SCHEMES = ("rtmp", "rtmps")
 
 
 class DestinationError(ValueError):
-    """Bad destination input; the message is shown to the person as it is."""
+    """Bad destination input. ``msgid`` is Chinese and ``params`` fill its slots; the app shows it
+    in the person's language (``str(exc)`` is the Chinese text)."""
+
+    def __init__(self, msgid: str, **params: object) -> None:
+        super().__init__(msgid % params if params else msgid)
+        self.msgid = msgid
+        self.params = params
 
 
 def split_push_url(url: str) -> tuple[str, str]:
@@ -33,16 +40,16 @@ def split_push_url(url: str) -> tuple[str, str]:
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme.lower() not in SCHEMES or not parts.hostname:
-        raise DestinationError("推流地址要以 rtmp:// 或 rtmps:// 开头 (push URL must start with rtmp://)")
+        raise DestinationError(N_("推流地址要以 rtmp:// 或 rtmps:// 开头"))
     path = parts.path.lstrip("/")
     app, _, key = path.partition("/")
     if not app:
-        raise DestinationError("推流地址缺少应用路径，如 rtmp://服务器/live/推流码")
+        raise DestinationError(N_("推流地址缺少应用路径，如 rtmp://服务器/live/推流码"))
     server = f"{parts.scheme}://{parts.netloc}/{app}"
     if parts.query:
         key = f"{key}?{parts.query}" if key else ""
         if not key:
-            raise DestinationError("推流地址缺少推流码 (stream key missing)")
+            raise DestinationError(N_("推流地址缺少推流码"))
     return server, key
 
 
@@ -61,7 +68,7 @@ def add_destination(session: Session, owner: User, platform: str, server_url: st
     Raises :class:`DestinationError` for an unknown platform, a bad URL or a missing key.
     """
     if platform not in PLATFORMS:
-        raise DestinationError(f"未知平台 {platform!r}")
+        raise DestinationError(N_("未知平台 %(platform)s"), platform=repr(platform))
     stream_key = stream_key.strip()
     server, key_in_url = split_push_url(server_url)
     if stream_key and key_in_url:
@@ -69,7 +76,7 @@ def add_destination(session: Session, owner: User, platform: str, server_url: st
         split_push_url(server)  # still validated
     key = stream_key or key_in_url
     if not key:
-        raise DestinationError("请填写推流码（平台直播后台里“推流码/串流密钥”）")
+        raise DestinationError(N_("请填写推流码（平台直播后台里“推流码/串流密钥”）"))
     destination = StreamDestination(owner_id=owner.id, platform=platform, server_url=server, stream_key=key)
     session.add(destination)
     session.flush()
@@ -88,5 +95,5 @@ def get_destination(session: Session, owner_id: int, destination_id: int) -> Str
     """One of this host's destinations. Raises :class:`DestinationError` when it is not theirs."""
     destination = session.get(StreamDestination, destination_id)
     if destination is None or destination.owner_id != owner_id:
-        raise DestinationError("没有这个推流地址")
+        raise DestinationError(N_("没有这个推流地址"))
     return destination

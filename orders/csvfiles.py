@@ -8,13 +8,14 @@ are the ones Excel shows: the header is row 1.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.text import FORMULA_STARTS
 from catalog.errors import ImportFileRejected
 from catalog.spreadsheet import read_table
+from db import N_
 from orders.errors import OrderError
 
 def _table(data: bytes) -> Iterator[list[str]]:
@@ -53,7 +54,7 @@ def read_rows(data: bytes, columns: Mapping[str, Sequence[str]],
     reader = _table(data)
     header = next(reader, None)
     if not header:
-        raise OrderError("文件是空的 (the file is empty)")
+        raise OrderError(N_("文件是空的"))
     positions = {_key(h): i for i, h in reversed(list(enumerate(header)))}
     where: dict[str, int] = {}
     for name, aliases in columns.items():
@@ -63,7 +64,7 @@ def read_rows(data: bytes, columns: Mapping[str, Sequence[str]],
                 break
     missing = [columns[name][0] for name in required if name not in where]
     if missing:
-        raise OrderError(f"文件缺少这些列：{'、'.join(missing)} (missing columns: {', '.join(missing)})")
+        raise OrderError(N_("文件缺少这些列：%(columns)s"), columns="、".join(missing))
     for number, cells in enumerate(reader, start=2):
         if not any(c.strip() for c in cells):
             continue
@@ -72,12 +73,19 @@ def read_rows(data: bytes, columns: Mapping[str, Sequence[str]],
 
 @dataclass
 class RowResult:
-    """What happened to one row of an uploaded file."""
+    """What happened to one row of an uploaded file: ``message`` is a Chinese message id and
+    ``params`` fill its ``%(name)s`` slots, so that the app can show it in the person's language."""
 
     row: int
     outcome: str  # "created", "updated", "unchanged" or "error"
     message: str = ""
     order_id: int | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def chinese(msgid: str, params: Mapping[str, Any]) -> str:
+    """A message id filled with its values, untranslated (the source language)."""
+    return msgid % dict(params) if params else msgid
 
 
 @dataclass
@@ -95,15 +103,16 @@ class RowReport:
         """The rows that were refused."""
         return [r for r in self.rows if r.outcome == "error"]
 
-    def to_dict(self) -> dict[str, Any]:
-        """``{"created", "updated", "unchanged", "errors": [{"row", "error"}], "rows": [...]}``."""
+    def to_dict(self, translate: Callable[[str, Mapping[str, Any]], str] = chinese) -> dict[str, Any]:
+        """``{"created", "updated", "unchanged", "errors": [{"row", "error"}], "rows": [...]}``, each
+        message through ``translate`` (the app passes its gettext for the person's language)."""
         return {
             "created": self.count("created"),
             "updated": self.count("updated"),
             "unchanged": self.count("unchanged"),
-            "errors": [{"row": r.row, "error": r.message} for r in self.errors],
+            "errors": [{"row": r.row, "error": translate(r.message, r.params)} for r in self.errors],
             "rows": [
-                {"row": r.row, "outcome": r.outcome, "message": r.message, "order_id": r.order_id}
+                {"row": r.row, "outcome": r.outcome, "message": translate(r.message, r.params), "order_id": r.order_id}
                 for r in self.rows
             ],
         }

@@ -18,6 +18,7 @@ from accounts.roles import FARMER, MANAGERS
 from catalog.models import Product
 from catalog.money import yuan_text
 from catalog.text import write_csv
+from db import N_
 from orders.errors import NotAllowed
 from orders.models import Order
 
@@ -73,7 +74,7 @@ def farmer_earnings(
     if actor.role == FARMER:
         farmer_id = actor.id
     elif actor.role not in MANAGERS:
-        raise NotAllowed("您的账号不能查看收入 (your role cannot see earnings)")
+        raise NotAllowed(N_("您的账号不能查看收入"))
     columns: tuple[Any, ...] = (
         User.id, User.username, User.display_name, Product.id, Product.name, Order.unit,
         func.count(case((Order.status.in_(SOLD), Order.id))),

@@ -1,7 +1,8 @@
 """What can go wrong with an order or a hand-off, each with a message a person can read.
 
-The HTTP layer maps each class to a status (bad input 400, not visible 404, role 403, conflict 409);
-the messages are shown as they are, Chinese first with English in parentheses.
+The HTTP layer maps each class to a status (bad input 400, not visible 404, role 403, conflict 409)
+and shows each message in the person's language: a message is a Chinese msgid (marked with
+``db.N_``) and the values that fill its ``%(name)s`` slots, never a bilingual literal.
 """
 from __future__ import annotations
 
@@ -41,16 +42,16 @@ class OutOfStock(Conflict):
 class DuplicateOrder(Conflict):
     """The same channel and platform order number was already logged: it is one order, not two."""
 
-    def __init__(self, message: str, existing_id: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, existing_id: int, **params: object) -> None:
+        super().__init__(message, None, **params)
         self.existing_id = existing_id
 
 
 class OrderFrozen(Conflict):
     """The order is in a hand-off batch and may no longer be edited or cancelled."""
 
-    def __init__(self, message: str, handoff_id: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, handoff_id: int, **params: object) -> None:
+        super().__init__(message, None, **params)
         self.handoff_id = handoff_id
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from accounts.roles import FARMER, MANAGERS
 from catalog.models import Product
+from db import N_
 from orders import services
 from orders.csvfiles import RowReport, RowResult, read_rows
 from orders.errors import DuplicateOrder, NotAllowed, NotFound, OrderError
@@ -55,9 +56,10 @@ def _find_product(session: Session, actor: User, sku: str, item: str) -> Product
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            raise OrderError(f"有几个商品都叫“{item}”，请在文件里填商家编码 (several products share this name; give the SKU)")
-    shown = sku or item or "（空）"
-    raise NotFound(f"目录里没有这个商品：{shown}，请先在商品目录里添加，或填对商家编码 (product not in the catalog)")
+            raise OrderError(N_("有几个商品都叫“%(name)s”，请在文件里填商家编码"), name=item)
+    if not (sku or item):
+        raise NotFound(N_("没有填商品：请填商家编码或商品名称"))
+    raise NotFound(N_("目录里没有这个商品：%(product)s，请先在商品目录里添加，或填对商家编码"), product=sku or item)
 
 
 def import_platform_orders(
@@ -72,18 +74,19 @@ def import_platform_orders(
     :class:`OrderError` for an unreadable file or a missing column.
     """
     if actor.role not in (*MANAGERS, FARMER):
-        raise NotAllowed("您的账号不能导入订单 (your role may not import orders)")
+        raise NotAllowed(N_("您的账号不能导入订单"))
     if channel not in CHANNEL_LABELS:
-        raise OrderError(f"未知渠道 {channel!r} (unknown channel)")
+        raise OrderError(N_("未知渠道 %(channel)s"), "channel", channel=repr(channel))
     report = RowReport()
     seen: dict[str, int] = {}
     for row, cells in read_rows(data, PLATFORM_COLUMNS, REQUIRED):
         number = cells["order_no"]
         if not number:
-            report.rows.append(RowResult(row, "error", "缺少订单号 (order number missing)"))
+            report.rows.append(RowResult(row, "error", N_("缺少订单号")))
             continue
         if number in seen:
-            report.rows.append(RowResult(row, "error", f"订单号 {number} 在第 {seen[number]} 行已出现过 (repeated in the file)"))
+            report.rows.append(RowResult(row, "error", N_("订单号 %(number)s 在第 %(first)d 行已出现过"),
+                                         params={"number": number, "first": seen[number]}))
             continue
         seen[number] = row
         try:
@@ -94,13 +97,14 @@ def import_platform_orders(
                 channel=channel, platform_order_no=number, now=now,
             )
         except DuplicateOrder as exc:
-            report.rows.append(RowResult(row, "unchanged", f"已登记过，订单 #{exc.existing_id} (already logged)", exc.existing_id))
+            report.rows.append(RowResult(row, "unchanged", N_("已登记过，订单 #%(id)s"), exc.existing_id,
+                                         {"id": exc.existing_id}))
         except OrderError as exc:
-            report.rows.append(RowResult(row, "error", str(exc)))
+            report.rows.append(RowResult(row, "error", exc.msgid, params=exc.params))
         else:
-            report.rows.append(RowResult(row, "created", f"订单 #{order['id']}", order["id"]))
+            report.rows.append(RowResult(row, "created", N_("订单 #%(id)s"), order["id"], {"id": order["id"]}))
     if not report.rows:
-        raise OrderError("文件里没有订单 (no orders in the file)")
+        raise OrderError(N_("文件里没有订单"))
     return report
 
 
@@ -115,16 +119,17 @@ def import_tracking_numbers(session: Session, *, actor: User, handoff_id: int, d
     """
     handoff = services.get_handoff(session, actor, handoff_id)
     if actor.id != handoff.partner_id:
-        raise NotAllowed("只有发货方可以填写运单号 (only the partner adds shipments)")
+        raise NotAllowed(N_("只有发货方可以填写运单号"))
     in_batch = {o.id for o in handoff.orders}
     report = RowReport()
     for row, cells in read_rows(data, TRACKING_COLUMNS, tuple(TRACKING_COLUMNS)):
         if not cells["tracking_no"]:
-            report.rows.append(RowResult(row, "unchanged", "没有运单号，跳过 (no tracking number)"))
+            report.rows.append(RowResult(row, "unchanged", N_("没有运单号，跳过")))
             continue
         raw_id = cells["order_id"].lstrip("#")
         if not raw_id.isdigit() or int(raw_id) not in in_batch:
-            report.rows.append(RowResult(row, "error", f"订单 {cells['order_id']} 不在交接单 #{handoff.id} 里 (not in this batch)"))
+            report.rows.append(RowResult(row, "error", N_("订单 %(order)s 不在交接单 #%(id)s 里"),
+                                         params={"order": cells["order_id"], "id": handoff.id}))
             continue
         order_id = int(raw_id)
         try:
@@ -133,7 +138,7 @@ def import_tracking_numbers(session: Session, *, actor: User, handoff_id: int, d
             services.add_shipment(session, actor=actor, order_id=order_id,
                                   carrier=cells["carrier"], tracking_no=cells["tracking_no"])
         except OrderError as exc:
-            report.rows.append(RowResult(row, "error", str(exc), order_id))
+            report.rows.append(RowResult(row, "error", exc.msgid, order_id, exc.params))
             continue
         after = (order.status, order.carrier, order.tracking_no)
         outcome = "unchanged" if after == before else ("created" if before[0] == "handed_off" else "updated")

@@ -18,6 +18,7 @@ from fpdf.fonts import FontFace
 
 from accounts.models import User
 from catalog.text import write_csv
+from db import N_
 from orders.errors import OrderError
 from orders.models import CHANNEL_LABELS, STATUS_LABELS, Handoff
 
@@ -135,10 +136,8 @@ def find_cjk_font() -> tuple[Path, int]:
     for path, index in candidates:
         if Path(path).is_file():
             return Path(path), index
-    raise ManifestError(
-        "这台电脑上没有中文字体，无法生成 PDF 交接单；请安装 fonts-wqy-microhei，"
-        "或设置 CUNBO_CJK_FONT 指向一个中文字体文件 (no Chinese font found for the PDF)"
-    )
+    raise ManifestError(N_("这台电脑上没有中文字体，无法生成 PDF 交接单；请安装 fonts-wqy-microhei，"
+                           "或设置 CUNBO_CJK_FONT 指向一个中文字体文件"))
 
 
 def _local(when: datetime | None, zone: ZoneInfo) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from db import N_
 from orders.errors import OrderError
 
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
@@ -24,7 +25,7 @@ def normalise_phone(raw: str) -> str:
         if len(digits) == 13 and digits.startswith("86"):
             digits = digits[2:]
     if not MOBILE_RE.match(digits):
-        shown = (raw or "").strip() or "（空）"
-        raise OrderError(f"手机号码不对：{shown}，应为 11 位手机号，如 13800138000 (not a mainland mobile number)",
-                         field="buyer_phone")
+        # "（空）" is a msgid too: app.i18n.translated translates text values.
+        raise OrderError(N_("手机号码不对：%(phone)s，应为 11 位手机号，如 13800138000"), field="buyer_phone",
+                         phone=(raw or "").strip() or N_("（空）"))
     return digits

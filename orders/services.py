@@ -72,7 +72,7 @@ def visible_orders(actor: User) -> Select[Order]:
         return query.where(Order.farmer_id == actor.id)
     if actor.role == PARTNER:
         return query.join(Handoff, Order.handoff_id == Handoff.id).where(Handoff.partner_id == actor.id)
-    raise NotAllowed("您的账号不能查看订单 (your role cannot see orders)")
+    raise NotAllowed(N_("您的账号不能查看订单"))
 
 
 def visible_handoffs(actor: User) -> Select[Handoff]:
@@ -82,30 +82,30 @@ def visible_handoffs(actor: User) -> Select[Handoff]:
         return query
     if actor.role == PARTNER:
         return query.where(Handoff.partner_id == actor.id)
-    raise NotAllowed("您的账号不能查看交接单 (your role cannot see hand-offs)")
+    raise NotAllowed(N_("您的账号不能查看交接单"))
 
 
 def _one_visible(session: Session, query: Callable[[User], Select[T]], actor: User, key: Any,
-                 wanted: Any, missing: str) -> T:
+                 wanted: Any, missing: NotFound) -> T:
     try:
         found = session.scalar(query(actor).where(key == wanted))
     except NotAllowed:
         found = None
     if found is None:
-        raise NotFound(missing)
+        raise missing
     return found
 
 
 def get_order(session: Session, actor: User, order_id: int) -> Order:
     """The order, if ``actor`` may see it. Raises :class:`NotFound` otherwise."""
     return _one_visible(session, visible_orders, actor, Order.id, order_id,
-                        f"没有找到订单 #{order_id} (order not found)")
+                        NotFound(N_("没有找到订单 #%(id)s"), id=order_id))
 
 
 def get_handoff(session: Session, actor: User, handoff_id: int) -> Handoff:
     """The batch, if ``actor`` may see it (another partner's batch is not found). Raises :class:`NotFound`."""
     return _one_visible(session, visible_handoffs, actor, Handoff.id, handoff_id,
-                        f"没有找到交接单 #{handoff_id} (hand-off not found)")
+                        NotFound(N_("没有找到交接单 #%(id)s"), id=handoff_id))
 
 
 def visible_products(session: Session, actor: User) -> list[Product]:
@@ -120,7 +120,7 @@ def visible_products(session: Session, actor: User) -> list[Product]:
 
 def _require_role(actor: User, roles: Iterable[str], doing: str) -> None:
     if actor.role not in roles:
-        raise NotAllowed(f"您的账号不能{doing} (your role may not do this)")
+        raise NotAllowed(N_("您的账号不能%(doing)s"), doing=doing)
 
 
 # --- stock ----------------------------------------------------------------------------------------
@@ -181,7 +181,8 @@ def _product_stock(session: Session, product_id: int) -> Row[Any, Any, Any, Any,
 
 def _out_of_stock(product: Row[Any, Any, Any, Any, Any], quantity: int) -> OutOfStock:
     left, unit = product.stock, product.unit
-    return OutOfStock(f"库存不足：{product.name} 只剩 {left} {unit}，要 {quantity} {unit} (out of stock: {left} left)")
+    return OutOfStock(N_("库存不足：%(name)s 只剩 %(left)s %(unit)s，要 %(quantity)s %(unit)s"),
+                      name=product.name, left=left, unit=unit, quantity=quantity)
 
 
 def _take_stock(session: Session, product_id: int, quantity: int) -> int:
@@ -220,9 +221,9 @@ def _clean_text(value: str | None, what: str, limit: int, *, required: bool = Tr
     if has_hidden_characters(text):
         raise OrderError(N_("%(what)s里有看不见的字符（控制字符、文字方向或零宽字符），请重新输入"), field, what=what)
     if required and not text:
-        raise OrderError(f"请填写{what} ({what} is required)", field)
+        raise OrderError(N_("请填写%(what)s"), field, what=what)
     if len(text) > limit:
-        raise OrderError(f"{what}太长了，最多 {limit} 个字 ({what} too long)", field)
+        raise OrderError(N_("%(what)s太长了，最多 %(limit)d 个字"), field, what=what, limit=limit)
     return text
 
 
@@ -232,30 +233,31 @@ def _clean_buyer(buyer_name: str, buyer_phone: str, address: str, *,
     during a live) one of phone and name is enough: the coordinator completes the rest before the
     hand-off. Raises :class:`OrderError` naming the field."""
     if not complete_later:
-        return (_clean_text(buyer_name, "收货人", 40, field="buyer_name"), normalise_phone(buyer_phone),
-                _clean_text(address, "地址", 200, field="address"))
-    name = _clean_text(buyer_name, "买家姓名", 40, required=False, field="buyer_name")
+        return (_clean_text(buyer_name, N_("收货人"), 40, field="buyer_name"), normalise_phone(buyer_phone),
+                _clean_text(address, N_("地址"), 200, field="address"))
+    name = _clean_text(buyer_name, N_("买家姓名"), 40, required=False, field="buyer_name")
     phone = normalise_phone(buyer_phone) if (buyer_phone or "").strip() else ""
     if not (name or phone):
         raise OrderError(MISSING_BUYER, "buyer_phone")
-    return name, phone, _clean_text(address, "收货地址", 200, required=False, field="address")
+    return name, phone, _clean_text(address, N_("收货地址"), 200, required=False, field="address")
 
 
-def clean_quantity(quantity: Any, what: str = "数量", field: str = "quantity") -> int:
+def clean_quantity(quantity: Any, what: str = N_("数量"), field: str = "quantity") -> int:
     """A whole number from 1 to :data:`MAX_QUANTITY` (text is parsed). Raises :class:`OrderError`."""
     if isinstance(quantity, bool) or not isinstance(quantity, int):
         try:
             quantity = int(str(quantity).strip())
         except ValueError:
-            raise OrderError(f"{what}要填整数，如 2 ({what} must be a whole number)", field) from None
+            raise OrderError(N_("%(what)s要填整数，如 2"), field, what=what) from None
     if not 0 < quantity <= MAX_QUANTITY:
-        raise OrderError(f"{what}要在 1 到 {MAX_QUANTITY} 之间 ({what} out of range)", field)
+        raise OrderError(N_("%(what)s要在 1 到 %(max)d 之间"), field, what=what, max=MAX_QUANTITY)
     return quantity
 
 
 def _clean_channel(channel: str) -> str:
     if channel not in CHANNEL_LABELS:
-        raise OrderError(f"未知渠道 {channel!r}，可选：{', '.join(CHANNEL_LABELS)} (unknown channel)")
+        raise OrderError(N_("未知渠道 %(channel)s，可选：%(choices)s"), "channel", channel=repr(channel),
+                         choices=", ".join(CHANNEL_LABELS))
     return channel
 
 
@@ -266,20 +268,17 @@ def _existing_order_id(session: Session, channel: str, platform_order_no: str) -
 
 
 def _duplicate(channel: str, platform_order_no: str, existing_id: int) -> DuplicateOrder:
-    return DuplicateOrder(
-        f"{CHANNEL_LABELS[channel]}订单号 {platform_order_no} 已经登记过，是订单 #{existing_id}"
-        f" (already logged as order #{existing_id})",
-        existing_id,
-    )
+    return DuplicateOrder(N_("%(channel)s订单号 %(number)s 已经登记过，是订单 #%(id)s"), existing_id,
+                          channel=CHANNEL_LABELS[channel], number=platform_order_no, id=existing_id)
 
 
 def _not_taken(session: Session, actor: User, product_id: int, quantity: int) -> OrderError:
     """Why taking stock for a new order matched no row: not found, not on sale or out of stock."""
     row = _product_stock(session, product_id)
     if row is None or (actor.role == FARMER and row.farmer_id != actor.id):
-        return NotFound(f"没有找到商品 #{product_id} (product not found)")
+        return NotFound(N_("没有找到商品 #%(id)s"), id=product_id)
     if not row.active:
-        return OrderError(f"{row.name} 已下架，不能下单 (product is not on sale)")
+        return OrderError(N_("%(name)s 已下架，不能下单"), name=row.name)
     return _out_of_stock(row, quantity)
 
 
@@ -314,14 +313,14 @@ def log_order(
     product, quantity and one of phone and name are enough; address and the other may stay empty
     for the coordinator to complete (:func:`update_order`) before the hand-off.
     """
-    _require_role(actor, (*MANAGERS, FARMER), "登记订单")
+    _require_role(actor, (*MANAGERS, FARMER), N_("登记订单"))
     quantity = clean_quantity(quantity)
-    packages = clean_quantity(packages, "件数", "packages")
+    packages = clean_quantity(packages, N_("件数"), "packages")
     buyer_name, phone, address = _clean_buyer(buyer_name, buyer_phone, address, complete_later=complete_later)
     channel = _clean_channel(channel)
-    number = _clean_text(platform_order_no, "平台订单号", 64, required=False) or None
+    number = _clean_text(platform_order_no, N_("平台订单号"), 64, required=False) or None
     if session_id is not None and session.execute(_SESSION_EXISTS, {"session_id": session_id}).scalar() is None:
-        raise OrderError(f"没有找到直播场次 #{session_id} (live session not found)")
+        raise OrderError(N_("没有找到直播场次 #%(id)s"), id=session_id)
     if number is not None:
         existing_id = _existing_order_id(session, channel, number)
         if existing_id is not None:
@@ -384,11 +383,8 @@ def _event(session: Session, order: Order, from_status: str | None, to_status: s
 
 
 def _frozen(order: Order) -> OrderFrozen:
-    return OrderFrozen(
-        f"订单 #{order.id} 已在交接单 #{order.handoff_id} 中，不能再修改或取消"
-        f" (order is frozen in hand-off batch #{order.handoff_id})",
-        order.handoff_id or 0,
-    )
+    return OrderFrozen(N_("订单 #%(id)s 已在交接单 #%(handoff)s 中，不能再修改或取消"), order.handoff_id or 0,
+                       id=order.id, handoff=order.handoff_id)
 
 
 def _refuse_unless_new(session: Session, order: Order) -> None:
@@ -397,9 +393,8 @@ def _refuse_unless_new(session: Session, order: Order) -> None:
     if order.handoff_id is not None:
         raise _frozen(order)
     if order.status != "new":
-        raise WrongState(
-            f"订单 #{order.id} 现在是“{STATUS_LABELS[order.status]}”，不能再改 (order is {order.status})"
-        )
+        raise WrongState(N_("订单 #%(id)s 现在是“%(status)s”，不能再改"), id=order.id,
+                         status=STATUS_LABELS[order.status])
 
 
 def _set_if_new(session: Session, order: Order, **values: Any) -> None:
@@ -425,7 +420,7 @@ def cancel_order(session: Session, *, actor: User, order_id: int, note: str = ""
     :class:`OrderFrozen` (naming the batch) once handed off, :class:`WrongState` if already cancelled.
     """
     order = get_order(session, actor, order_id)
-    _require_role(actor, (*MANAGERS, FARMER), "取消订单")
+    _require_role(actor, (*MANAGERS, FARMER), N_("取消订单"))
     if order.handoff_id is not None:
         raise _frozen(order)
     _set_if_new(session, order, status="cancelled")
@@ -455,18 +450,18 @@ def update_order(
     :class:`OutOfStock`, and :class:`OrderFrozen` (naming the batch) once handed off.
     """
     order = get_order(session, actor, order_id)
-    _require_role(actor, (*MANAGERS, FARMER), "修改订单")
+    _require_role(actor, (*MANAGERS, FARMER), N_("修改订单"))
     if order.handoff_id is not None:
         raise _frozen(order)
     values: dict[str, Any] = {}
     if buyer_name is not None:
-        values["buyer_name"] = _clean_text(buyer_name, "收货人", 40)
+        values["buyer_name"] = _clean_text(buyer_name, N_("收货人"), 40)
     if buyer_phone is not None:
         values["buyer_phone"] = normalise_phone(buyer_phone)
     if address is not None:
-        values["address"] = _clean_text(address, "地址", 200)
+        values["address"] = _clean_text(address, N_("地址"), 200)
     if packages is not None:
-        values["packages"] = clean_quantity(packages, "件数", "packages")
+        values["packages"] = clean_quantity(packages, N_("件数"), "packages")
     changes = [f"{k}: {getattr(order, k)} → {v}" for k, v in values.items() if getattr(order, k) != v]
     delta = 0
     if quantity is not None:
@@ -507,27 +502,27 @@ def hand_off(session: Session, *, actor: User, order_ids: Sequence[int], partner
     a cancelled one or one still without name, phone or address (a quick order from the console).
     Nothing is written when any order is refused.
     """
-    _require_role(actor, MANAGERS, "交接订单")
+    _require_role(actor, MANAGERS, N_("交接订单"))
     ids = list(dict.fromkeys(int(i) for i in order_ids))
     if not ids:
-        raise OrderError("请至少选一个订单 (choose at least one order)")
+        raise OrderError(N_("请至少选一个订单"))
     partner_user = session.scalar(
         select(User).where(User.username == (partner or "").strip(), User.role == PARTNER, User.active)
     )
     if partner_user is None:
-        raise OrderError(f"没有这个发货方：{partner} (no such partner)")
+        raise OrderError(N_("没有这个发货方：%(name)s"), "partner", name=partner)
     found = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_(ids)))}
     missing = [i for i in ids if i not in found]
     if missing:
-        raise NotFound(f"没有找到订单 #{missing[0]} (order not found)")
+        raise NotFound(N_("没有找到订单 #%(id)s"), id=missing[0])
     for order in found.values():
         if order.handoff_id is not None:
             raise _frozen(order)
         if order.status != "new":
-            raise WrongState(f"订单 #{order.id} 已取消，不能交接 (order is {order.status})")
+            raise WrongState(N_("订单 #%(id)s 已取消，不能交接"), id=order.id)
         if not (order.buyer_name and order.buyer_phone and order.address):
             # A quick order from the console (complete_later) waits here until it is completed.
-            raise WrongState(f"订单 #{order.id} 还缺收货人、手机号或地址，请先补全再交接 (order is incomplete)")
+            raise WrongState(N_("订单 #%(id)s 还缺收货人、手机号或地址，请先补全再交接"), id=order.id)
     now = utcnow()
     handoff = Handoff(partner_id=partner_user.id, created_by_id=actor.id, created_at=now, note=note.strip()[:500])
     session.add(handoff)
@@ -540,7 +535,7 @@ def hand_off(session: Session, *, actor: User, order_ids: Sequence[int], partner
     ))
     if moved != len(ids):
         # Someone cancelled or handed off one of them since we looked; the caller rolls back.
-        raise Conflict("有订单刚被别人改动了，请刷新后再交接 (orders changed meanwhile, nothing was handed off)")
+        raise Conflict(N_("有订单刚被别人改动了，没有交接任何订单，请刷新后再交接"))
     for order in found.values():
         session.refresh(order)
         _event(session, order, "new", "handed_off", actor, f"交接单 #{handoff.id} → {partner_user.name}", now)
@@ -557,7 +552,7 @@ def ack_handoff(session: Session, *, actor: User, handoff_id: int) -> Handoff:
     """
     handoff = get_handoff(session, actor, handoff_id)
     if actor.id != handoff.partner_id:
-        raise NotAllowed("只有发货方本人可以确认取件 (only the partner confirms pick-up)")
+        raise NotAllowed(N_("只有发货方本人可以确认取件"))
     now = utcnow()
     acked = _rowcount(session.execute(
         update(Handoff)
@@ -576,7 +571,7 @@ def ack_handoff(session: Session, *, actor: User, handoff_id: int) -> Handoff:
 def _partner_order(session: Session, actor: User, order_id: int) -> Order:
     order = get_order(session, actor, order_id)
     if actor.role != PARTNER:
-        raise NotAllowed("只有发货方可以填写运单号 (only the partner adds shipments)")
+        raise NotAllowed(N_("只有发货方可以填写运单号"))
     return order
 
 
@@ -588,18 +583,17 @@ def add_shipment(session: Session, *, actor: User, order_id: int, carrier: str, 
     pick-up is confirmed or after delivery.
     """
     order = _partner_order(session, actor, order_id)
-    carrier = _clean_text(carrier, "快递公司", 40, field="carrier")
+    carrier = _clean_text(carrier, N_("快递公司"), 40, field="carrier")
     tracking_no = re.sub(r"\s", "", tracking_no or "")
     if not TRACKING_RE.match(tracking_no):
-        raise OrderError(f"运单号不对：{tracking_no or '（空）'}，应为 4–64 位字母或数字 (bad tracking number)",
-                         "tracking_no")
+        raise OrderError(N_("运单号不对：%(number)s，应为 4–64 位字母或数字"), "tracking_no",
+                         number=tracking_no or N_("（空）"))
     handoff = order.handoff
     if handoff is None or handoff.acked_at is None:
-        raise WrongState(
-            f"交接单 #{order.handoff_id} 还没确认取件，请先确认取件再填运单号 (confirm pick-up first)"
-        )
+        raise WrongState(N_("交接单 #%(id)s 还没确认取件，请先确认取件再填运单号"), id=order.handoff_id)
     if order.status not in ("handed_off", "shipped"):
-        raise WrongState(f"订单 #{order.id} 现在是“{STATUS_LABELS[order.status]}”，不能填运单号 (order is {order.status})")
+        raise WrongState(N_("订单 #%(id)s 现在是“%(status)s”，不能填运单号"), id=order.id,
+                         status=STATUS_LABELS[order.status])
     if order.status == "shipped" and (order.carrier, order.tracking_no) == (carrier, tracking_no):
         return order
     before = order.status
@@ -610,7 +604,7 @@ def add_shipment(session: Session, *, actor: User, order_id: int, carrier: str, 
         .execution_options(synchronize_session=False)
     ))
     if changed != 1:
-        raise Conflict("订单刚被别人改动了，请刷新后再试 (order changed meanwhile)")
+        raise Conflict(N_("订单刚被别人改动了，请刷新后再试"))
     note = f"{carrier} {tracking_no}" if before == "handed_off" else f"更正运单号：{carrier} {tracking_no}"
     session.refresh(order)
     _event(session, order, before, "shipped", actor, note)
@@ -624,7 +618,7 @@ def mark_delivered(session: Session, *, actor: User, order_id: int) -> Order:
     Raises :class:`NotFound`, :class:`NotAllowed` for other roles, :class:`WrongState` unless shipped.
     """
     order = get_order(session, actor, order_id)
-    _require_role(actor, (*MANAGERS, PARTNER), "确认签收")
+    _require_role(actor, (*MANAGERS, PARTNER), N_("确认签收"))
     changed = _rowcount(session.execute(
         update(Order)
         .where(Order.id == order.id, Order.status == "shipped")
@@ -633,7 +627,8 @@ def mark_delivered(session: Session, *, actor: User, order_id: int) -> Order:
     ))
     session.refresh(order)
     if changed != 1:
-        raise WrongState(f"订单 #{order.id} 现在是“{STATUS_LABELS[order.status]}”，发货后才能签收 (ship it first)")
+        raise WrongState(N_("订单 #%(id)s 现在是“%(status)s”，发货后才能签收"), id=order.id,
+                         status=STATUS_LABELS[order.status])
     _event(session, order, "shipped", "delivered", actor)
     session.flush()
     return order
@@ -665,7 +660,7 @@ def list_orders(session: Session, actor: User, filters: OrderFilter = OrderFilte
     query = visible_orders(actor)
     if filters.status:
         if filters.status not in STATUS_LABELS:
-            raise OrderError(f"未知状态 {filters.status!r} (unknown status)")
+            raise OrderError(N_("未知状态 %(status)s"), "status", status=repr(filters.status))
         query = query.where(Order.status == filters.status)
     if filters.channel:
         query = query.where(Order.channel == _clean_channel(filters.channel))

@@ -73,7 +73,7 @@ def run_preflight(*, video: str, audio: str, destinations: list[str], recording_
     else:
         lines = checks(video=video, audio=audio, destinations=destinations, recording_dir=recording_dir,
                        clips_pending_mb=clips_pending_mb)
-    results += [{**asdict(r), "params": {}, "ok": r.ok} for r in lines]
+    results += [{**asdict(r), "ok": r.ok} for r in lines]
     return results + expiry_checks(destinations, slot_end, zone)
 
 

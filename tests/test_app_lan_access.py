@@ -13,7 +13,7 @@ def test_lan_is_off_by_default_for_pages_and_api(client, session, api_as):
     assert page.status_code == 403 and "没有开启局域网访问" in page.get_data(as_text=True)
     api = api_as(farmer)
     response = api.client.get("/api/me", headers=api.headers, environ_base=PHONE)
-    assert response.status_code == 403 and "LAN access is off" in response.json["error"]
+    assert response.status_code == 403 and response.json["error"] == "这台电脑没有开启局域网访问"
     assert client.get("/healthz", environ_base=PHONE).status_code == 200
 
 

@@ -11,9 +11,10 @@ from capture import devices
 from capture.testing import free_port
 
 
-def test_a_missing_camera_fails_the_check_naming_it():
+def test_a_missing_camera_fails_the_check_in_plain_chinese_and_logs_the_camera_for_the_engineer():
     result = devices.check_camera("9")
-    assert not result.ok and "摄像头没有连接" in result.message and "camera 9" in result.message
+    assert not result.ok and result.message == "摄像头没有连接，请插好摄像头再试" and result.text == result.message
+    assert "camera 9" in result.detail and "camera" not in result.text
 
 
 def test_the_camera_check_gets_a_real_frame_from_a_file_or_the_test_pattern(flat_video):
@@ -45,7 +46,7 @@ def test_the_rtmp_check_completes_a_real_handshake_and_masks_the_key(rtmp_server
 
 def test_the_rtmp_check_fails_fast_on_a_closed_port_and_on_a_server_that_is_not_rtmp():
     refused = devices.check_rtmp(f"rtmp://127.0.0.1:{free_port()}/live/key12345678", timeout=2)
-    assert not refused.ok and "拒绝连接" in refused.message and "key12345678" not in refused.message
+    assert not refused.ok and "拒绝连接" in refused.text and "key12345678" not in refused.text + refused.detail
 
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
@@ -60,7 +61,7 @@ def test_the_rtmp_check_fails_fast_on_a_closed_port_and_on_a_server_that_is_not_
         thread.start()
         wrong = devices.check_rtmp(f"rtmp://127.0.0.1:{port}/live/key", timeout=2)
         thread.join(5)
-    assert not wrong.ok and "不是 RTMP" in wrong.message
+    assert not wrong.ok and wrong.text == "127.0.0.1 不是推流服务器" and "first byte" in wrong.detail
 
 
 def test_the_disk_check_reports_free_space_against_the_need(tmp_path: Path):

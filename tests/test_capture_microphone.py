@@ -40,6 +40,7 @@ PROBE = textwrap.dedent("""
             MicrophoneSource(bad, 48000).open()
         except MicrophoneNotFound as exc:
             out.setdefault("errors", []).append(str(exc))
+            out.setdefault("details", []).append(exc.en)
     print(json.dumps(out, ensure_ascii=False))
 """)
 
@@ -53,7 +54,7 @@ def test_pyaudio_reads_the_file_microphone_by_name_and_index_and_refuses_missing
     assert -10.5 <= out["rms"] <= -8.0 and out["peak"] > -7  # a 0.5-amplitude sine: −9 dBFS RMS
     assert out["check"] is True
     assert len(out["errors"]) == 2 and all("麦克风" in e for e in out["errors"])
-    assert "microphone 99 not found" in out["errors"][0]
+    assert "microphone 99 not found" in out["details"][0] and "not found" not in out["errors"][0]
 
 
 def test_a_broadcast_with_the_file_microphone_records_its_tone(file_microphone, tmp_path: Path):

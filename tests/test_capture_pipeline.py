@@ -133,7 +133,7 @@ def test_a_missing_camera_or_file_is_a_clear_error_and_nothing_keeps_running(cap
     sup = Supervisor(capture_settings(video="7"), on_event=lambda kind, data: events.append((kind, data)))
     with pytest.raises(CameraNotFound) as caught:
         sup.start()
-    assert "摄像头没有连接" in str(caught.value) and "camera 7 not found" in str(caught.value)
+    assert str(caught.value) == "摄像头没有连接，请插好摄像头再试" and caught.value.en == "camera 7 not found"
     assert sup.state == "idle" and ("state", {"state": "idle", "previous": "starting"}) in events
 
     with pytest.raises(VideoSourceError, match="找不到视频文件"):

@@ -1,11 +1,13 @@
 """Capture settings reject typos with messages a person can read, and never echo a stream key."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from capture.errors import SettingInvalid
 from capture.redact import mask_url, redact
 from capture.settings import CaptureSettings
 
@@ -27,15 +29,18 @@ def test_a_misspelt_setting_is_refused_by_name():
 
 @pytest.mark.parametrize("url, words", [
     ("http://push.example.com/live/key", "rtmp:// 或 rtmps://"),
-    ("rtmp:///live/key", "has no host"),
-    ("rtmp://push.example.com/key", "needs /app/streamkey"),
-    ("rtmp://push.example.com/live/k ey", "spaces"),
-    ("rtmp://push.example.com:99x/live/key", "bad port"),
+    ("rtmp:///live/key", "缺少服务器地址"),
+    ("rtmp://push.example.com/key", "缺少应用名或推流码"),
+    ("rtmp://push.example.com/live/k ey", "空格"),
+    ("rtmp://push.example.com:99x/live/key", "端口不对"),
 ])
-def test_a_bad_destination_says_what_is_wrong(url, words):
+def test_a_bad_destination_says_what_is_wrong_in_a_message_id_the_app_translates(url, words):
     with pytest.raises(ValidationError) as caught:
         CaptureSettings(destinations=[url])
-    assert words in str(caught.value) and "destination 1" in str(caught.value)
+    assert words in str(caught.value) and "第 1 个推流地址" in str(caught.value)
+    cause = caught.value.errors()[0]["ctx"]["error"]
+    assert isinstance(cause, SettingInvalid) and cause.params == {"n": 1} and words in cause.msgid
+    assert not re.search(r"\([a-z ]{4,}", str(cause)), "no English tail"
 
 
 def test_validation_errors_never_show_the_stream_key():
@@ -47,7 +52,7 @@ def test_validation_errors_never_show_the_stream_key():
 def test_rtmp_and_rtmps_destinations_are_accepted_and_duplicates_refused():
     s = CaptureSettings(destinations=[KEY_URL, "rtmps://live.example.com:443/app/abc?sign=xyz"])
     assert len(s.destinations) == 2
-    with pytest.raises(ValidationError, match="listed twice"):
+    with pytest.raises(ValidationError, match="同一个推流地址填了两次"):
         CaptureSettings(destinations=[KEY_URL, KEY_URL])
 
 
@@ -59,7 +64,7 @@ def test_out_of_range_values_are_refused(field, value):
 
 
 def test_backoff_max_below_initial_is_refused():
-    with pytest.raises(ValidationError, match="reconnect_max_s"):
+    with pytest.raises(ValidationError, match="重连的最长等待不能短于第一次等待"):
         CaptureSettings(reconnect_initial_s=5, reconnect_max_s=1)
 
 

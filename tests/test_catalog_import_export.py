@@ -207,7 +207,7 @@ def test_photos_named_after_skus_are_attached_and_bad_ones_block_the_import(sess
     data = factories.catalog_csv(GOOD)
     bad = spreadsheet.import_products(session, data, coord, data_dir=tmp_path,
                                       photos=[("A001.jpg", factories.image_bytes()), ("A002.jpg", b"#!/bin/sh")])
-    assert bad.photo_errors == [{"file": "A002.jpg", "error": "这不是能打开的图片，请选 JPG 或 PNG 照片 (not an image)"}]
+    assert bad.photo_errors == [{"file": "A002.jpg", "error": "这不是能打开的图片，请选 JPG 或 PNG 照片"}]
     assert not bad.written
     session.rollback()
     unknown = spreadsheet.import_products(session, data, coord, data_dir=tmp_path, dry_run=True,

@@ -1,6 +1,7 @@
 """JSON errors and request-body validation for the API."""
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from flask import jsonify, request
@@ -8,6 +9,7 @@ from flask_babel import gettext as _
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ValidationError
 
+from app.i18n import N_, localized, translated
 from app.inputs import has_unstorable_characters
 
 M = TypeVar("M", bound=BaseModel)
@@ -23,19 +25,62 @@ class ApiError(Exception):
         self.extra = extra
 
 
+def error_code(exc: Exception) -> str:
+    """A stable code for a domain error, whatever the language: its class in snake case
+    (``OutOfStock`` → ``out_of_stock``), so a script need not read the ``error`` text."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
+
+
 def json_error(status: int, message: str, **extra: Any) -> ResponseReturnValue:
     """A JSON error response."""
     return jsonify({"error": message, **extra}), status
 
 
+# pydantic's own messages are English; these are ours for the kinds of bad input a body can have
+# (filled from the error's ``ctx``). A kind not listed keeps pydantic's text.
+PYDANTIC_MESSAGES: dict[str, str] = {
+    "missing": N_("必须填写"),
+    "extra_forbidden": N_("不认识这一项"),
+    "int_type": N_("要是整数"), "int_parsing": N_("要是整数"), "int_from_float": N_("要是整数"),
+    "float_type": N_("要是数字"), "float_parsing": N_("要是数字"),
+    "bool_type": N_("要是 true 或 false"), "bool_parsing": N_("要是 true 或 false"),
+    "string_type": N_("要是文字"), "list_type": N_("要是一个列表"),
+    "dict_type": N_("要是一个对象"), "model_type": N_("要是一个对象"),
+    "greater_than": N_("要大于 %(gt)s"), "greater_than_equal": N_("不能小于 %(ge)s"),
+    "less_than": N_("要小于 %(lt)s"), "less_than_equal": N_("不能大于 %(le)s"),
+    "string_too_short": N_("至少 %(min_length)s 个字"), "string_too_long": N_("最多 %(max_length)s 个字"),
+    "too_short": N_("至少 %(min_length)s 项"), "too_long": N_("最多 %(max_length)s 项"),
+    "literal_error": N_("只能是：%(expected)s"),
+    "datetime_type": N_("时间格式不对，如 2026-01-31T08:00:00+08:00"),
+    "datetime_parsing": N_("时间格式不对，如 2026-01-31T08:00:00+08:00"),
+    "datetime_from_date_parsing": N_("时间格式不对，如 2026-01-31T08:00:00+08:00"),
+    "timezone_aware": N_("时间要带时区，如 2026-01-31T08:00:00+08:00"),
+}
+
+
+def _field_message(err: Any) -> str:
+    cause = err.get("ctx", {}).get("error")
+    if isinstance(cause, Exception) and getattr(cause, "msgid", None):
+        return localized(cause)
+    msgid = PYDANTIC_MESSAGES.get(err["type"])
+    if msgid is None:
+        return str(err["msg"])
+    values = {k: v for k, v in err.get("ctx", {}).items() if isinstance(v, (int, float, str))}
+    try:
+        return translated(msgid, values)
+    except (KeyError, ValueError, TypeError):  # a ctx without the value the message names
+        return str(err["msg"])
+
+
 def describe_validation_error(exc: ValidationError) -> tuple[str, list[dict[str, str]]]:
-    """A one-line message and a per-field list from a pydantic error."""
+    """A one-line message and a per-field list from a pydantic error, in the person's language
+    (our validators' message ids, and :data:`PYDANTIC_MESSAGES` for pydantic's own kinds)."""
     fields = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "body"
-        fields.append({"field": where, "error": err["msg"]})
+        fields.append({"field": where, "error": _field_message(err)})
     message = "; ".join(f"{f['field']}: {f['error']}" for f in fields)
-    return f"输入有误 (invalid input): {message}", fields
+    return _("输入有误：%(problems)s", problems=message), fields
 
 
 # API bodies are small (an order, a product); the 60 MB limit is for spreadsheet uploads.
@@ -74,7 +119,7 @@ def load_body(model: type[M], *, partial: bool = False) -> M:
     except RecursionError:  # e.g. 100,000 nested arrays: Python's parser gives up, not ValueError
         data = None
     if not isinstance(data, dict):
-        raise ApiError(400, "请求内容必须是 JSON 对象 (body must be a JSON object)")
+        raise ApiError(400, _("请求内容必须是 JSON 对象"))
     if _has_unstorable_text(data):
         raise ApiError(400, _("请求里有无法保存的字符（不成对的代理项）"))
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import Field
 
@@ -14,6 +15,7 @@ from app.api import bp
 from app.api.errors import ApiError, load_body
 from app.api.orders import order_errors
 from app.downloads import file_download
+from app.i18n import translated
 from app.inputs import Body, Id
 from app.database import get_db
 from app.orders.common import finish_upload, flag, village_zone
@@ -95,16 +97,16 @@ def ack_handoff(handoff_id: int) -> ResponseReturnValue:
 
 @bp.post("/handoffs/<int:handoff_id>/tracking")
 def upload_tracking(handoff_id: int) -> ResponseReturnValue:
-    """Multipart ``file``: CSV with 订单号, 快递公司, 运单号 (the manifest CSV filled in works).
+    """Multipart ``file``: CSV with 订单号, 快递公司, 运单号; the manifest CSV, filled in, works.
 
     → the row report like other imports; ``dry_run``/``partial`` as for them.
     """
     upload = request.files.get("file")
     if upload is None:
-        raise ApiError(400, "请选择要上传的表格文件 (file is required)")
+        raise ApiError(400, _("请选择要上传的表格文件"), field="file")
     session = get_db()
     with order_errors():
         report = importer.import_tracking_numbers(session, actor=current_user, handoff_id=handoff_id,
                                                   data=upload.read())
     status = finish_upload(session, report, dry_run=flag("dry_run"), partial=flag("partial"))
-    return jsonify(report.to_dict()), status
+    return jsonify(report.to_dict(translated)), status

@@ -13,6 +13,7 @@ from accounts.roles import ADMIN, COORDINATOR, FARMER
 from app.api import bp
 from app.api.errors import ApiError, describe_validation_error, load_body
 from app.database import get_db
+from app.i18n import localized
 from app.inputs import Body, Id, Int
 from app.live import live_service
 from app.live.checklist import run_checklist
@@ -87,7 +88,7 @@ def _push_urls(urls: list[str], destination_ids: list[int]) -> list[str]:
     try:
         saved = [dest.get_destination(session, current_user.id, i).push_url for i in destination_ids]
     except dest.DestinationError as exc:
-        raise ApiError(400, _(str(exc))) from exc
+        raise ApiError(400, localized(exc)) from exc
     return [*urls, *saved]
 
 
@@ -114,7 +115,7 @@ def live_start() -> ResponseReturnValue:
         message, fields = describe_validation_error(exc)
         raise ApiError(400, message, fields=fields) from exc
     except CaptureError as exc:
-        raise ApiError(400, str(exc)) from exc
+        raise ApiError(400, localized(exc)) from exc
     # What worked is what the console offers next time (camera, microphone, quality, layout).
     choices = {"video": body.video, "audio": body.audio, "preset": body.preset, "layout": body.layout}
     if body.qr_text:
@@ -199,7 +200,7 @@ def session_detail(session_id: int) -> ResponseReturnValue:
     session = get_db()
     row = visible_session(session, session_id, current_user)
     if row is None:
-        raise ApiError(404, "没有这场直播 (no such session)")
+        raise ApiError(404, _("没有这场直播"))
     orders, gmv = session_totals(session, session_id)
     recordings = row.recording_paths
     return jsonify(

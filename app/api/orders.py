@@ -11,14 +11,15 @@ from contextlib import contextmanager
 
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import Field
 
 from app.api import bp
-from app.api.errors import ApiError, load_body
+from app.api.errors import ApiError, error_code, load_body
 from app.database import get_db
 from app.inputs import Body, Id, Int, parse_id
-from app.i18n import localized
+from app.i18n import localized, translated
 from app.orders.common import finish_upload, flag, status_for
 from app.security import signed_in_user
 from orders import importer
@@ -33,7 +34,7 @@ def order_errors() -> Iterator[None]:
         yield
     except OrderError as exc:
         get_db().rollback()
-        extra: dict[str, int | str] = {}
+        extra: dict[str, int | str] = {"code": error_code(exc)}
         if isinstance(exc, DuplicateOrder):
             extra["id"] = exc.existing_id
         if isinstance(exc, OrderFrozen):
@@ -96,7 +97,7 @@ def list_orders() -> ResponseReturnValue:
     args = request.args
     ids = {name: parse_id(args.get(name)) if args.get(name) else None for name in ("session_id", "handoff_id")}
     if any(args.get(name) and ids[name] is None for name in ids):
-        raise ApiError(400, "session_id 和 handoff_id 要是整数 (must be integers)")
+        raise ApiError(400, _("session_id 和 handoff_id 要是整数"))
     filters = orders.OrderFilter(
         status=args.get("status") or None,
         channel=args.get("channel") or None,
@@ -173,7 +174,7 @@ def import_orders() -> ResponseReturnValue:
     """
     upload = request.files.get("file")
     if upload is None:
-        raise ApiError(400, "请选择要导入的表格文件 (file is required)")
+        raise ApiError(400, _("请选择要导入的表格文件"), field="file")
     session = get_db()
     with order_errors():
         report = importer.import_platform_orders(
@@ -181,4 +182,4 @@ def import_orders() -> ResponseReturnValue:
             data=upload.read(),
         )
     status = finish_upload(session, report, dry_run=flag("dry_run"), partial=flag("partial"))
-    return jsonify(report.to_dict()), status
+    return jsonify(report.to_dict(translated)), status

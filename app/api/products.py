@@ -17,7 +17,7 @@ from pydantic import model_validator
 
 from accounts.roles import FARMER, MANAGERS
 from app.api import bp
-from app.api.errors import ApiError, load_body
+from app.api.errors import ApiError, error_code, load_body
 from app.catalog.progress import JOB_ID_RE, progress_table
 from app.catalog.uploads import (
     data_dir,
@@ -47,21 +47,21 @@ def catalog_errors() -> Iterator[None]:
         yield
     except CatalogError as exc:
         get_db().rollback()
-        extra = {"field": exc.field} if exc.field else {}
+        extra = {"code": error_code(exc), **({"field": exc.field} if exc.field else {})}
         raise ApiError(status_for(exc), localized(exc), **extra) from exc
 
 
 def _require_viewer() -> None:
     if current_user.role not in services.VIEWER_ROLES:
-        raise ApiError(403, "您的账号不能查看商品 (your role cannot see products)")
+        raise ApiError(403, _("您的账号不能查看商品"))
 
 
 def _require_manager(product: Product | None = None) -> None:
     if current_user.role in MANAGERS:
         return
     if product is not None and current_user.role == FARMER and product.farmer_id != current_user.id:
-        raise ApiError(404, f"找不到商品 {product.id} (product not found)")
-    raise ApiError(403, "只有村级服务站和管理员可以修改商品 (only coordinators and admins manage products)")
+        raise ApiError(404, _("找不到商品 %(id)s", id=product.id))
+    raise ApiError(403, _("只有村级服务站和管理员可以修改商品"))
 
 
 def _managed_product(product_id: int) -> Product:
@@ -196,7 +196,7 @@ def import_products() -> ResponseReturnValue:
     _require_manager()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise ApiError(400, "请选择要导入的表格文件 (multipart field `file` is missing)")
+        raise ApiError(400, _("请选择要导入的表格文件"), field="file")
     dry_run, partial = flag("dry_run"), flag("partial")
     job_id = request.form.get("progress") or request.args.get("progress") or ""
     report_progress = _progress_reporter(job_id)
@@ -215,11 +215,11 @@ def import_products() -> ResponseReturnValue:
         report_progress("failed", 0, 0)
         body = spreadsheet.ImportReport(dry_run=dry_run).as_dict()
         message = localized(exc)
-        return jsonify({**body, "error": message, "errors": [{"row": 0, "error": message}]}), 400
+        return jsonify({**body, "error": message, "code": error_code(exc), "errors": [{"row": 0, "error": message}]}), 400
     except CatalogError as exc:
         session.rollback()
         report_progress("failed", 0, 0)
-        raise ApiError(status_for(exc), localized(exc)) from exc
+        raise ApiError(status_for(exc), localized(exc), code=error_code(exc)) from exc
     if report.written:
         session.commit()
     else:
@@ -230,7 +230,8 @@ def import_products() -> ResponseReturnValue:
     for item in (*body["errors"], *body["preview"]):
         item["error"] = _(item["error"]) if item["error"] else item["error"]
     if not report.ok and not partial:
-        body["error"] = f"有 {len(report.errors) + len(report.photo_errors)} 处错误，没有写入任何商品 (nothing was written)"
+        body["error"] = _("有 %(count)d 处错误，没有写入任何商品",
+                          count=len(report.errors) + len(report.photo_errors))
         return jsonify(body), 400
     return jsonify(body)
 
@@ -252,7 +253,7 @@ def import_progress(job_id: str) -> ResponseReturnValue:
     """``{"phase": "checking"|"writing"|"done"|"failed", "done", "total"}`` of the caller's import."""
     job = progress_table().get(current_user.id, job_id) if JOB_ID_RE.match(job_id) else None
     if job is None:
-        raise ApiError(404, "没有这个导入任务 (no such import)")
+        raise ApiError(404, _("没有这个导入任务"))
     return jsonify(job.as_dict())
 
 
@@ -271,7 +272,7 @@ def add_photo(product_id: int) -> ResponseReturnValue:
     product = _managed_product(product_id)
     upload = request.files.get("photo")
     if upload is None or not upload.filename:
-        raise ApiError(400, "请选择照片 (multipart field `photo` is missing)")
+        raise ApiError(400, _("请选择照片"), field="photo")
     with catalog_errors():
         photos.add_photo(session, data_dir(), product, read_photo(upload), current_user)
     session.commit()

@@ -71,7 +71,8 @@ def describe(occurrence: services.Occurrence | None) -> dict[str, Any] | None:
         "plan": occurrence.plan, "starts_at": local(occurrence.starts_at), "ends_at": local(occurrence.ends_at),
         "starts_ts": occurrence.starts_at.timestamp(), "state": state, "state_label": _(RUN_STATES[state]),
         "reason": _(RUN_REASONS[reason]) if reason in RUN_REASONS else "",
-        "detail": run.detail if run is not None else "",
+        # A camera or live error's detail is its message id (capture/): shown in the reader's language.
+        "detail": _(run.detail) if run is not None and run.detail else "",
         "late_min": round((run.late_s or 0) / 60) if run is not None and run.late_s else 0,
         "problems": [_(p["message"], **p.get("params", {})) for p in problems(run.preflight if run else None)],
         "preflight_done": run is not None and run.preflight_at is not None,

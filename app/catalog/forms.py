@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 
+from app.i18n import localized
 from catalog.money import parse_yuan, yuan_text
 from catalog.models import Product
 from catalog.spreadsheet import parse_count, parse_day, parse_moment
@@ -95,7 +96,7 @@ class ProductForm(FlaskForm):
             try:
                 out[key] = read(field.data or "")
             except ValueError as exc:
-                field.errors = [*field.errors, str(exc)]
+                field.errors = [*field.errors, localized(exc)]
                 ok = False
         return out if ok else None
 

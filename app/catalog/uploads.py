@@ -10,15 +10,13 @@ from werkzeug.datastructures import FileStorage
 from catalog.errors import (
     CatalogError,
     DuplicateSku,
-    ImportFileRejected,
     NotAllowed,
     OutOfStock,
-    PhotoRejected,
     ProductNotFound,
 )
 from catalog.models import Product
-from catalog.photos import MAX_PHOTO_BYTES
-from catalog.spreadsheet import MAX_IMPORT_BYTES
+from catalog.photos import MAX_PHOTO_BYTES, photo_too_large
+from catalog.spreadsheet import MAX_IMPORT_BYTES, file_too_large
 
 # Domain error → HTTP status (shared/api.md: 404 unseen, 403 may see but not act, 409 conflicts).
 STATUS_FOR: dict[type[CatalogError], int] = {
@@ -53,7 +51,7 @@ def read_spreadsheet(upload: FileStorage) -> bytes:
     """An uploaded CSV's bytes. Raises :class:`ImportFileRejected` when it is too large."""
     return read_limited(
         upload, MAX_IMPORT_BYTES,
-        ImportFileRejected(f"文件太大：最大 {MAX_IMPORT_BYTES // (1024 * 1024)} MB，请分成几个文件 (file too large)"),
+        file_too_large(),
     )
 
 
@@ -61,7 +59,7 @@ def read_photo(upload: FileStorage) -> bytes:
     """An uploaded photo's bytes. Raises :class:`PhotoRejected` when it is too large."""
     return read_limited(
         upload, MAX_PHOTO_BYTES,
-        PhotoRejected(f"照片太大：最大 {MAX_PHOTO_BYTES // (1024 * 1024)} MB (photo too large)"),
+        photo_too_large(),
     )
 
 

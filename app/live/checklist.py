@@ -1,6 +1,7 @@
 """The checklist as the console and API call it: the host's recording dir and destinations.
 
-Each check keeps the engine's ``message`` (the API's contract) and adds, for the farmer's
+Each check keeps the engine's ``message`` (the API's contract; in the person's language, its
+values in ``params``) and adds, for the farmer's
 screen, ``say`` (what is the matter, in plain words, naming the platform) and ``todo`` (what to
 do about it): no device numbers, URLs, file paths or units an engineer would use.
 """
@@ -14,7 +15,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.database import get_db
-from app.i18n import N_
+from app.i18n import N_, translated
 from capture.devices import mask_url
 from live import destinations as dest
 from live.checklist import CheckResult, as_dicts, run_checks
@@ -38,6 +39,7 @@ PLAIN_WORDS: dict[tuple[str, bool], tuple[str, str]] = {
 
 
 def _plain(check: dict[str, Any], platforms: dict[str, str]) -> dict[str, Any]:
+    check = {**check, "message": translated(check["message"], check["params"])}
     words = PLAIN_WORDS.get((check["check"], check["level"] != "fail"))
     if words is None:
         return {**check, "say": check["message"], "todo": ""}

@@ -17,7 +17,7 @@ from accounts.roles import ADMIN, COORDINATOR, FARMER, MANAGERS
 from app.catalog.uploads import photo_urls
 from app.database import get_db
 from app.home import HomeCard, register_card
-from app.i18n import N_
+from app.i18n import N_, localized
 from app.live import bp, live_service
 from app.live.report_chart import sales_chart
 from app.security import role_required
@@ -166,7 +166,7 @@ def destinations() -> ResponseReturnValue:
                 request.form.get("stream_key", ""),
             )
         except dest.DestinationError as exc:
-            flash(str(exc), "error")
+            flash(localized(exc), "error")
             status = 400
         else:
             session.commit()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, render_template, request
+from flask_babel import gettext
 
 from app.api.errors import json_error
 from app.security import client_address, is_local_request
@@ -60,7 +61,7 @@ def _lan_guard() -> Any:
         return None
     current_app.logger.info("refused a LAN request from %s: LAN access is off", client_address())
     if request.path.startswith("/api/"):
-        return json_error(403, "这台电脑没有开启局域网访问 (LAN access is off on this PC)")
+        return json_error(403, gettext("这台电脑没有开启局域网访问"))
     return render_template("site/lan_off.html"), 403
 
 
