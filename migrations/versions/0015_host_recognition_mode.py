@@ -1,7 +1,7 @@
 """host profiles remember the product recognition mode (off / suggest / follow)
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-02 02:20:00
 
 The mode a host picked on the console is where their next live starts, and where a live that a
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0015'
-down_revision = '0012'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
