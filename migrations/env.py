@@ -14,6 +14,13 @@ def run_migrations_online() -> None:
     assert url, "sqlalchemy.url must be set by db.alembic_config()"
     engine = make_engine(url)
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table (create a copy, DROP the old one, rename). With foreign
+            # keys on, that DROP would cascade into every table referencing it: rebuilding users
+            # would wipe host profiles and tokens. SQLite takes this pragma only outside a
+            # transaction, so it goes straight to the driver before Alembic begins one.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -23,6 +30,10 @@ def run_migrations_online() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration left rows whose references are gone: {broken[:5]}")
     engine.dispose()
 
 
