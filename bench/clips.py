@@ -148,7 +148,23 @@ def queue_session(url: str, recording: Path, segments: int, segment_s: float) ->
         engine.dispose()
 
 
-def policy_window(port: int, token: str, source: Path, session_id: int, seconds: float = 60.0) -> dict[str, Any]:
+def clip_cpu_s(server_pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server's clip ffmpeg/ffprobe processes."""
+    import psutil
+
+    total = 0.0
+    for proc in psutil.Process(server_pid).children(recursive=True):
+        try:
+            if proc.name() in ("ffmpeg", "ffprobe") and any("/clips/" in arg for arg in proc.cmdline()):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def policy_window(port: int, token: str, source: Path, session_id: int, seconds: float = 60.0,
+                  server_pid: int | None = None) -> dict[str, Any]:
     """The server's own clip worker: the session's clips queued through the API, a live started
     once a 9:16 re-encode is running (the worker must stop it before the broadcast worker opens
     and start nothing more), measured for ``seconds``; → the live's figures plus how far the clips
@@ -169,13 +185,15 @@ def policy_window(port: int, token: str, source: Path, session_id: int, seconds:
 
     def during() -> None:
         captured["before"] = [(c["id"], c["state"], c["progress"]) for c in clips()]
+        cpu = clip_cpu_s(server_pid) if server_pid else 0.0
         threading.Event().wait(seconds)
+        captured["cpu"] = (clip_cpu_s(server_pid) if server_pid else 0.0) - cpu
         captured["after"] = [(c["id"], c["state"], c["progress"]) for c in clips()]
 
     window = live_window(port, token, source, None, during)
     moved = sum(1 for a, b in zip(captured["before"], captured["after"]) if a != b)
     _api(port, token, "POST", f"/api/sessions/{session_id}/clips/cancel")
-    return {**window, "moved": moved, "clips": len(captured["after"])}
+    return {**window, "moved": moved, "clips": len(captured["after"]), "clip_cpu_s": captured["cpu"]}
 
 
 def main() -> int:
@@ -224,11 +242,12 @@ def main() -> int:
                 print(f"live with cutting at nice 19  {loaded['elapsed']:.0f} s: dropped {loaded['dropped']}, "
                       f"duplicated {loaded['duplicated']}, {loaded['fps']:.2f} fps (target 0 dropped)", flush=True)
             for run in range(2):  # alternated, so load from elsewhere on the PC falls on both
-                policy = policy_window(port, token, source, session_id, args.window_s)
+                policy = policy_window(port, token, source, session_id, args.window_s, server.pid)
                 print(f"live beside the clip worker  {policy['elapsed']:.0f} s (a 9:16 re-encode running when the "
                       f"live started): dropped {policy['dropped']}, duplicated {policy['duplicated']}, "
                       f"{policy['fps']:.2f} fps; clips that moved during the live: {policy['moved']} of "
-                      f"{policy['clips']}", flush=True)
+                      f"{policy['clips']}, CPU of the clip ffmpeg during the live {policy['clip_cpu_s']:.2f} s",
+                      flush=True)
                 quiet = live_window(port, token, source, args.window_s)
                 print(f"live alone                   {quiet['elapsed']:.0f} s: dropped {quiet['dropped']}, "
                       f"duplicated {quiet['duplicated']}, {quiet['fps']:.2f} fps", flush=True)

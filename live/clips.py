@@ -272,6 +272,14 @@ class Control:
     paused: threading.Event = field(default_factory=threading.Event)
 
 
+def wait_while_paused(control: Control, name: str) -> None:
+    """Return once ``control`` is not paused (a live is on: no new ffmpeg or ffprobe starts until
+    it ends). Raises :class:`Cancelled` when cancelled meanwhile."""
+    while control.paused.is_set():
+        if control.cancel.wait(0.1):
+            raise Cancelled(N_("切片已取消"), name)
+
+
 def run_ffmpeg(argv: list[str], timeout_s: float, control: Control, name: str,
                on_progress: Callable[[float], None] | None = None) -> None:
     """Run one ffmpeg (at the lowest priority) to its end. ``on_progress`` gets seconds written.
@@ -279,9 +287,7 @@ def run_ffmpeg(argv: list[str], timeout_s: float, control: Control, name: str,
     Raises :class:`Cancelled` when ``control.cancel`` is set, :class:`ClipError` when it fails or
     runs past ``timeout_s`` of unpaused time (killed in both cases).
     """
-    while control.paused.is_set():  # a live is on: no new ffmpeg starts until it ends
-        if control.cancel.wait(0.1):
-            raise Cancelled(N_("切片已取消"), name)
+    wait_while_paused(control, name)
     proc = subprocess.Popen(lowest_priority(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     assert proc.stderr is not None
@@ -321,9 +327,13 @@ def run_ffmpeg(argv: list[str], timeout_s: float, control: Control, name: str,
         raise ClipError(N_("切片失败：录像文件读不了"), f"{name}: ffmpeg exit {proc.returncode}")
 
 
-def probe_keyframe(ffprobe: str, source: Path, at_s: float, timeout_s: float = 60.0) -> tuple[float, tuple[int, int]]:
-    """(the last keyframe at or before ``at_s`` in the file's time, the video size). Raises
-    :class:`ClipError` when ffprobe fails or finds no video."""
+def probe_keyframe(ffprobe: str, source: Path, at_s: float, timeout_s: float = 60.0,
+                   control: Control | None = None) -> tuple[float, tuple[int, int]]:
+    """(the last keyframe at or before ``at_s`` in the file's time, the video size), once
+    ``control`` is not paused. Raises :class:`ClipError` when ffprobe fails or finds no video,
+    :class:`Cancelled` when cancelled while waiting."""
+    if control is not None:
+        wait_while_paused(control, f"probe {source.name}")
     try:
         result = subprocess.run(lowest_priority(keyframe_probe_argv(ffprobe, source, at_s)), capture_output=True,
                                 timeout=timeout_s, check=True)
@@ -361,7 +371,7 @@ def cut_wide(ffmpeg: str, ffprobe: str, plan: ClipPlan, files: Sequence[Recordin
     Raises :class:`ClipError` / :class:`Cancelled`."""
     pieces = pieces_for(plan.start_s, plan.end_s, files)
     first = pieces[0]
-    key, _size = probe_keyframe(ffprobe, first.path, first.start_s)
+    key, _size = probe_keyframe(ffprobe, first.path, first.start_s, control=control)
     pieces[0] = Piece(first.path, key, first.end_s, first.offset_s)
     real_start = round(first.offset_s + key, 3)
     total = sum(p.end_s - p.start_s for p in pieces)
@@ -407,7 +417,7 @@ def cut_vertical(ffmpeg: str, ffprobe: str, plan: ClipPlan, wide: CutResult, out
     centred on ``centre_x`` (where recognition found the product, 0..1 of the width; the centre
     when unknown), with the price card of ``card`` (the product's scene) kept in the picture.
     Raises :class:`ClipError` / :class:`Cancelled`."""
-    _key, size = probe_keyframe(ffprobe, wide.path, 0.0)
+    _key, size = probe_keyframe(ffprobe, wide.path, 0.0, control=control)
     card_box = product_card_box(card, *size) if card is not None else None
     centre = 0.5 if centre_x is None else min(1.0, max(0.0, centre_x))
     skip = max(0.0, plan.start_s - wide.start_s)

@@ -154,7 +154,7 @@ def test_a_cancelled_cut_kills_its_ffmpeg_and_leaves_no_clip(tmp_path, recording
 
 
 @pytest.mark.media
-def test_a_paused_cut_stops_its_ffmpeg_and_finishes_once_resumed(tmp_path, recording):
+def test_a_paused_cut_starts_no_ffmpeg_and_finishes_once_resumed(tmp_path, recording):
     import threading
 
     plan = ClipPlan(1, 1, 0.0, 20.0)
@@ -171,6 +171,10 @@ def test_a_paused_cut_stops_its_ffmpeg_and_finishes_once_resumed(tmp_path, recor
     size = part.stat().st_size if part.exists() else 0
     time.sleep(1.5)
     assert (part.stat().st_size if part.exists() else 0) == size and not done, "nothing is written while paused"
+    import psutil
+
+    assert not [p for p in psutil.Process().children(recursive=True) if p.name() in ("ffmpeg", "ffprobe")], \
+        "a cut paused before it began starts no ffmpeg at all"
     control.paused.clear()
     worker.join(60)
     assert done and abs(duration(tmp_path / "t.mp4") - 20.0) <= 0.15
