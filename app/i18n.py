@@ -9,14 +9,12 @@ from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel, get_locale, gettext
 
 from app.config import BASE_DIR
+from db import N_
+
+__all__ = ["N_", "cli_locale", "init_app", "localized", "select_locale", "translated"]  # N_: the domain packages' marker
 
 LANG_COOKIE = "cunbo_lang"
 babel = Babel()
-
-
-def N_(message: str) -> str:
-    """Mark a string for translation where it is defined; it is translated where it is shown."""
-    return message
 
 
 def translated(msgid: str, params: Mapping[str, Any] | None = None) -> str:

@@ -199,3 +199,14 @@ def test_no_module_holds_a_bilingual_literal():
     found = [f"{path.relative_to(ROOT)}:{n}" for package in PACKAGES for path in (ROOT / package).rglob("*.py")
              for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
     assert found == []
+
+
+def test_an_account_error_is_english_for_an_english_admin_and_chinese_alone_otherwise(app, session):
+    from accounts import services as accounts
+
+    with pytest.raises(accounts.AccountError) as caught:
+        accounts.create_user(session, "zhang3", FARMER, "1")
+    with app.test_request_context(headers={"Cookie": "cunbo_lang=en"}):
+        assert localized(caught.value) == f"The password needs at least {accounts.MIN_PASSWORD} characters"
+    with app.test_request_context():
+        assert localized(caught.value) == f"密码至少 {accounts.MIN_PASSWORD} 位"
