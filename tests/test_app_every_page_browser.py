@@ -15,11 +15,18 @@ through the login form and opens every HTML page of the URL map, in Chinese and 
   scroll, as the console's one-screen layout), and no words spilling out of their button;
 - tap targets (links, buttons, inputs, selects, labels of a control, [role=button], summary)
   ≥ 44 × 44 px, except a link inside a sentence (display:inline in a block with words of its own
-  outside any control) and a checkbox or radio whose label is the target (the label is measured);
+  outside any control), a checkbox or radio whose label is the target (the label is measured),
+  and a label beside a field that is itself big enough (WCAG's equivalent target);
 - on Chinese pages no Latin word of two letters or more except :data:`ALLOWED_LATIN`; on English
   pages no Chinese character or full-width punctuation. User data (names of products, people and
   villages, units, SKUs, addresses: the strings of the database the pages render) and parts
-  marked with another ``lang`` (the 中文 | English switch) are left out of both.
+  marked with another ``lang`` (the 中文 | English switch) are left out of both; so is a file
+  name's extension (A001.jpg).
+
+While a modal dialog is open, what is behind its backdrop is inert and not measured. Not measured:
+text placed over a sibling picture or video (the background walk follows ancestors only), the
+browser's own text inside native controls (a date field's 年/月/日 follows the PC's locale), and
+states that only a POST reaches (a form's errors, an import's preview).
 
 Every violation of every page is collected, written to ``screenshots/every-page-audit.txt`` and
 asserted at once. Pages are taken from ``app.url_map``: a GET page missing from :data:`PAGES`
