@@ -119,3 +119,20 @@ def test_real_answers_match_the_documented_shapes(app, session):
         schema[path][method].validate_response(answer)
         if answer.status_code >= 400:
             assert answer.json["error"], where
+
+
+def test_the_documented_ways_in_work_as_documented(app, session):
+    """Bearer alone, or the session cookie with the CSRF header the document names on writes."""
+    from tests.conftest import csrf_token, login
+
+    world = make_world(app, session)
+    schemes = build_document(app)["components"]["securitySchemes"]
+    body = {"product_id": world.ids["product_id"], "quantity": 1, "buyer_phone": "13800138000", "channel": "phone"}
+    client = app.test_client()
+    login(client, "coord")
+    assert client.get_cookie(schemes["session"]["name"]) is not None
+    assert client.get("/api/me").status_code == 200
+    assert client.post("/api/orders", json=body).status_code == 400  # a write without the CSRF header
+    header = schemes["csrf"]["name"]
+    assert client.post("/api/orders", json=body, headers={header: csrf_token(client)}).status_code == 201
+    assert app.test_client().post("/api/orders", json=body, headers=world.headers("coordinator")).status_code == 201
