@@ -285,6 +285,7 @@ class Cancelled(Answer):
 
 class Deleted(Answer):
     deleted: int
+    size_bytes: int  # what the delete freed on disk
 
 
 class Plan(Answer):

@@ -133,6 +133,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/sessions/<int:session_id>/clips"): Op(HOSTS, [answers.Clip]),
     ("POST", "/api/sessions/<int:session_id>/clips/cancel"): Op(HOSTS, answers.Cancelled),
     ("DELETE", "/api/sessions/<int:session_id>/clips"): Op((COORDINATOR, ADMIN), answers.Deleted),
+    ("DELETE", "/api/sessions/<int:session_id>/recording"): Op((COORDINATOR, ADMIN), answers.Deleted),
     ("GET", "/api/clips/<int:clip_id>/file"): Op(HOSTS, "video/mp4", query=(
         Query("download", {"type": "string", "enum": ["1", "0"]}, "1: as an attachment"),)),
     # Broadcast plans
