@@ -137,6 +137,11 @@ def update_user(
     user.role = role
     user.display_name = display_name.strip()[:40]
     user.village = village.strip()[:60]
+    set_contact(session, user, phone=phone, pickup_address=pickup_address)
+
+
+def set_contact(session: Session, user: User, *, phone: str, pickup_address: str) -> None:
+    """Set where the aid partner picks this user's parcels up and whom it calls."""
     user.phone = phone.strip()[:20]
     user.pickup_address = pickup_address.strip()[:200]
     session.flush()

@@ -12,6 +12,19 @@ from tests.conftest import browser_login
 pytestmark = pytest.mark.browser
 
 
+def tap_save(page: Page, row) -> int:  # type: ignore[no-untyped-def]
+    """Click the row's 保存 where it is on screen, as a person would (a locator click may scroll
+    first), and return the scroll position from which the page must not move."""
+    button = row.get_by_role("button", name="保存")
+    button.scroll_into_view_if_needed()
+    page.wait_for_function("() => { const y = window.scrollY; return new Promise("
+                           "r => requestAnimationFrame(() => r(window.scrollY === y))); }")
+    before = page.evaluate("window.scrollY")
+    box = button.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    return before
+
+
 @pytest.mark.parametrize("width, height", [(1366, 768), (1024, 600)])
 def test_partner_saves_tracking_numbers_in_place_and_a_bad_one_is_kept_and_marked(
     page: Page, server_url, session, screenshot_dir, width, height
@@ -37,9 +50,7 @@ def test_partner_saves_tracking_numbers_in_place_and_a_bad_one_is_kept_and_marke
     row = page.locator(f"#order-{placed[9].id}")
     row.get_by_label("快递公司").fill("中国邮政")
     row.get_by_label("运单号").fill("YZ20260009")
-    # Playwright scrolls the button to where it clicks it; from there on the page must not move.
-    row.get_by_role("button", name="保存").click()
-    before = page.evaluate("window.scrollY")
+    before = tap_save(page, row)
     assert before > 0, "the row is below the fold"
     expect(row.locator(".ship-message")).to_have_text(f"订单 #{placed[9].id} 已发货")
     expect(row).to_be_in_viewport()
@@ -50,13 +61,23 @@ def test_partner_saves_tracking_numbers_in_place_and_a_bad_one_is_kept_and_marke
     bad = page.locator(f"#order-{placed[10].id}")
     bad.get_by_label("快递公司").fill("顺丰")
     bad.get_by_label("运单号").fill("12")
-    bad.get_by_role("button", name="保存").click()
+    before = tap_save(page, bad)
     expect(bad.locator(".ship-message")).to_contain_text("运单号不对")
+    assert page.evaluate("window.scrollY") == before, "the page did not jump"
     expect(bad.get_by_label("运单号")).to_have_attribute("aria-invalid", "true")
     expect(bad.get_by_label("运单号")).to_have_value("12")
     expect(bad.get_by_label("快递公司")).to_have_value("顺丰")
     expect(bad.get_by_label("快递公司")).not_to_have_attribute("aria-invalid", "true")
     page.screenshot(path=str(screenshot_dir / f"handoffs-ship-02-saved-and-refused-{width}x{height}.png"))
+
+    # A page left open past its CSRF token's life says so instead of "connection lost".
+    stale = page.locator(f"#order-{placed[11].id}")
+    stale.locator("input[name=csrf_token]").evaluate("input => { input.value = 'expired'; }")
+    stale.get_by_label("快递公司").fill("中通")
+    stale.get_by_label("运单号").fill("ZT20260011")
+    stale.get_by_role("button", name="保存").click()
+    expect(stale.locator(".ship-message")).to_have_text("页面已过期，请刷新后重新提交。")
+    expect(stale.get_by_label("运单号")).to_have_value("ZT20260011")
     session.expire_all()
     assert orders.get_order(session, coord, placed[9].id).tracking_no == "YZ20260009"
     assert orders.get_order(session, coord, placed[10].id).status == "handed_off"

@@ -159,3 +159,24 @@ def test_only_the_admin_edits_users(app, client, session):
     login(client, "zhang")
     assert client.get(f"/users/{farmer.id}/edit").status_code == 403
     assert client.post(f"/users/{farmer.id}/active", data={"active": "0", "csrf_token": csrf_token(client)}).status_code == 403
+
+
+def test_the_coordinator_keeps_each_farmers_pickup_address_and_phone(app, client, session):
+    factories.user(session, "coordinator", "zhang")
+    farmer = factories.user(session, "farmer", "wang", display_name="王大姐")
+    partner = factories.user(session, "partner", "coop")
+    login(client, "zhang")
+    assert "农户取件地址" in client.get("/").get_data(as_text=True)
+    page = client.get("/users/pickups").get_data(as_text=True)
+    assert "王大姐" in page and f'value="{partner.id}"' not in page
+    response = client.post("/users/pickups", data={"user_id": farmer.id, "phone": "13911112222",
+                                                   "pickup_address": "王家村二组 8 号", "csrf_token": csrf_token(client)})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"#farmer-{farmer.id}")
+    saved = by_name(session, "wang")
+    assert (saved.phone, saved.pickup_address) == ("13911112222", "王家村二组 8 号")
+    refused = client.post("/users/pickups", data={"user_id": partner.id, "phone": "1", "pickup_address": "x",
+                                                  "csrf_token": csrf_token(client)})
+    assert refused.status_code == 404 and by_name(session, "coop").pickup_address == ""
+    client.post("/auth/logout", data={"csrf_token": csrf_token(client)})
+    login(client, "wang")
+    assert client.get("/users/pickups").status_code == 403

@@ -64,3 +64,21 @@ def test_admin_adds_a_pin_only_farmer_edits_resets_the_pin_and_disables_them(
     session.expire_all()
     wang = session.get(User, wang.id)
     assert (wang.phone, wang.pickup_address, wang.active) == ("13911112222", "王家村二组 8 号", False)
+
+
+@pytest.mark.parametrize("width, height", [(1366, 768), (1024, 600)])
+def test_coordinator_sets_a_farmers_pickup_address_on_one_page(page: Page, server_url, session, screenshot_dir,
+                                                              width, height):
+    factories.user(session, "coordinator", "zhang", display_name="张站长")
+    wang = factories.user(session, "farmer", "wang", display_name="王大姐")
+    factories.user(session, "farmer", "li", display_name="李大哥")
+    page.set_viewport_size({"width": width, "height": height})
+    browser_login(page, server_url, "zhang")
+    page.get_by_role("link", name="农户取件地址").click()
+    row = page.locator(f"#farmer-{wang.id}")
+    row.get_by_label("电话").fill("13911112222")
+    row.get_by_label("取件地址").fill("王家村二组 8 号")
+    row.get_by_role("button", name="保存").click()
+    expect(page.get_by_text("已保存 王大姐")).to_be_visible()
+    expect(page.locator(f"#farmer-{wang.id}").get_by_label("取件地址")).to_have_value("王家村二组 8 号")
+    page.screenshot(path=str(screenshot_dir / f"users-04-pickups-{width}x{height}.png"))

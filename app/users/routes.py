@@ -11,10 +11,11 @@ from wtforms.fields.choices import SelectChoice
 
 from accounts import services as accounts
 from accounts.models import User
-from accounts.roles import ADMIN, FARMER, ROLE_LABELS
+from accounts.roles import ADMIN, COORDINATOR, FARMER, MANAGERS, ROLE_LABELS
 from app.database import get_db
 from app.home import HomeCard, register_card
 from app.i18n import N_, localized
+from app.inputs import parse_id
 from app.security import role_required
 from app.users import bp
 from app.users.forms import EditUserForm, PinForm, UserForm
@@ -22,6 +23,8 @@ from app.users.forms import EditUserForm, PinForm, UserForm
 register_card(
     HomeCard(title=N_("用户"), hint=N_("添加农户、服务站、讲师和发货方的账号"), endpoint="users.index", roles=(ADMIN,), order=90)
 )
+register_card(HomeCard(title=N_("农户取件地址"), hint=N_("发货方来取包裹的地址和电话"), endpoint="users.pickups",
+                       roles=(COORDINATOR,), order=80))
 
 
 def _role_choices(form: UserForm | EditUserForm) -> None:
@@ -138,3 +141,20 @@ def set_active(user_id: int) -> ResponseReturnValue:
     session.commit()
     flash(_("已启用 %(name)s", name=user.name) if enable else _("已停用 %(name)s", name=user.name), "success")
     return redirect(url_for("users.index") + f"#user-{user.id}")
+
+
+@bp.route("/pickups", methods=["GET", "POST"])
+@role_required(*MANAGERS)
+def pickups() -> ResponseReturnValue:
+    """The coordinator keeps each farmer's pick-up address and phone (shown on hand-off batches)."""
+    session = get_db()
+    if request.method == "POST":
+        user = _user(parse_id(request.form.get("user_id")) or 0)
+        if user.role != FARMER:
+            abort(404)
+        accounts.set_contact(session, user, phone=request.form.get("phone", ""),
+                             pickup_address=request.form.get("pickup_address", ""))
+        session.commit()
+        flash(_("已保存 %(name)s", name=user.name), "success")
+        return redirect(url_for("users.pickups") + f"#farmer-{user.id}")
+    return render_template("users/pickups.html", farmers=accounts.users_by_role(session, FARMER))

@@ -29,7 +29,8 @@
       }
       // Keep what was typed; mark the field at fault and say why beside it.
       message.className = "ship-message field-error";
-      message.textContent = res && res.data && res.data.error ? res.data.error : form.dataset.network;
+      // No JSON back: the connection broke, or the page's CSRF token expired (an HTML error page).
+      message.textContent = res && res.data && res.data.error ? res.data.error : res ? form.dataset.expired : form.dataset.network;
       const field = res && res.data ? res.data.field : null;
       const bad = field ? form.querySelector(`input[name="${field}"]`) : null;
       if (bad) {
