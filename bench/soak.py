@@ -322,6 +322,7 @@ def run(seconds: float, work: Path, *, db_url: str = "", migrate: bool = True, o
             fps=(after["frames_out"] - before["frames_out"]) / elapsed,
             dropped=after["dropped"] - before["dropped"], repeated=after["duplicated"] - before["duplicated"],
             dropped_first_second=before["dropped"], switches=switches[0], switch_errors=switch_errors,
+            frames_total=after["frames_out"], dropped_total=after["dropped_output"], live_s=after["elapsed_s"],
             destination=(after["destinations"] or [{}])[0].get("state"),
             processes_same=all(p.is_running() for p in procs.values()))
         code, stopped = _api(port, token, "POST", "/api/live/stop")
@@ -366,7 +367,10 @@ def report(f: dict[str, Any]) -> str:
         f"pages        {f['pages'].get('answers')} (p99 {f['pages'].get('p99_ms', float('nan')):.1f} ms); "
         f"product switches {f['switches']} (errors {f['switch_errors']})",
         f"recording    {f['recording_s']:.2f} s in {f['recordings']} file(s) for {f['wall_s']:.2f} s of live "
-        f"(difference {f['recording_s'] - f['wall_s']:+.2f} s); push {f['destination']}",
+        f"(difference {f['recording_s'] - f['wall_s']:+.2f} s; output ticks dropped in all "
+        f"{f['dropped_total']} = {f['dropped_total'] / 30:.2f} s, frames out {f['frames_total']} = "
+        f"{f['frames_total'] / 30:.2f} s, for {f['live_s']:.1f} s of live at the last status); "
+        f"push {f['destination']}",
     ]
     return "\n".join(lines)
 

@@ -67,7 +67,9 @@ class CaptureSettings(BaseModel):
     reconnect_initial_s: float = Field(
         1.0, gt=0, le=60, description="First wait before reconnecting a source or destination (s)."
     )
-    reconnect_max_s: float = Field(30.0, gt=0, le=600, description="Longest reconnect wait; doubles up to it (s).")
+    # 8 s, not 30: with 30 a platform back after a 30 s outage got no push for up to 30 s more
+    # (tests/test_live_fault_suite.py); an attempt against a dead server costs one short ffmpeg.
+    reconnect_max_s: float = Field(8.0, gt=0, le=600, description="Longest reconnect wait; doubles up to it (s).")
     destination_max_failures: int = Field(
         0, ge=0, description="Give a destination up after this many failures in a row (0: never)."
     )

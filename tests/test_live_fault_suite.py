@@ -11,6 +11,7 @@ ffprobe, ``python -m app.serve`` killed for real, a tmpfs mounted as the recordi
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -155,7 +156,10 @@ def test_the_platform_down_30_s_and_back_the_push_resumes_and_the_recording_cove
     assert status_of()["frames_out"] - frames_before >= 15 * 25, "the encode went on all along (≥ half of 30 fps)"
     assert words["retrying"] == "{p}断了，正在重连"
     rtmp_server.start()  # the platform is back, same address
-    assert wait_until(lambda: status_of()["destinations"][0]["state"] == "live", timeout=40), status_of()
+    back = time.monotonic()
+    # The relay's backoff doubles from 1 s to at most 8 s: the push resumes within about that.
+    assert wait_until(lambda: status_of()["destinations"][0]["state"] == "live", timeout=30), status_of()
+    print(f"the push resumed {time.monotonic() - back:.1f} s after the platform came back")
     assert any(s["codec_type"] == "video" for s in ffprobe(rtmp_server.url("julu-key"))["streams"])
     assert status_of()["encoder_pid"] == encoder, "the recording was never interrupted"
 
@@ -351,7 +355,7 @@ def test_kill_9_while_many_clients_log_orders_loses_no_answered_order_and_the_pl
             body = order_body(station.product_ids[(n + k) % 3], session_id, n * 1000 + k)
             try:
                 code, answer = station.api("POST", "/api/orders", body, timeout=5)
-            except OSError as exc:  # the server died under us: the answer never came
+            except (OSError, http.client.HTTPException, ValueError) as exc:  # the server died: no (whole) answer
                 with lock:
                     failures.append(type(exc).__name__)
                 time.sleep(0.05)
