@@ -61,14 +61,22 @@ def test_there_is_one_head():
     assert len(script.get_heads()) == 1, "merge migration branches before landing"
 
 
-def test_hosts_profiled_before_recognition_was_remembered_start_with_it_off(empty_url):
-    db.upgrade(empty_url, "0012")
-    engine = db.make_engine(empty_url)
+def _farmer_profiled_at_0012(url):
+    """A database at 0012 with one farmer, the farmer's console profile and an API token."""
+    db.upgrade(url, "0012")
+    engine = db.make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO users (username, display_name, role, password_hash, village, active, created_at)"
                           " VALUES ('zhao', '', 'farmer', 'x', '', true, CURRENT_TIMESTAMP)"))
         conn.execute(text("INSERT INTO host_profiles (user_id, video, audio, preset, layout, qr_text)"
                           " SELECT id, '0', 'default', '720p30', 'landscape', '' FROM users"))
+        conn.execute(text("INSERT INTO api_tokens (user_id, token_hash, label, created_at, revoked)"
+                          " SELECT id, 'h', 'script', CURRENT_TIMESTAMP, false FROM users"))
+    return engine
+
+
+def test_hosts_profiled_before_recognition_was_remembered_start_with_it_off(empty_url):
+    engine = _farmer_profiled_at_0012(empty_url)
     db.upgrade(empty_url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT recognition FROM host_profiles")).scalars().all() == ["off"]
@@ -78,15 +86,7 @@ def test_hosts_profiled_before_recognition_was_remembered_start_with_it_off(empt
 def test_rebuilding_the_users_table_keeps_every_row_that_refers_to_a_user(empty_url):
     """SQLite rebuilds a table to change a column (0013 makes the password optional): with foreign
     keys on, dropping the old users table would cascade into tokens and host profiles."""
-    db.upgrade(empty_url, "0012")
-    engine = db.make_engine(empty_url)
-    with engine.begin() as conn:
-        conn.execute(text("INSERT INTO users (username, display_name, role, password_hash, village, active, created_at)"
-                          " VALUES ('zhao', '', 'farmer', 'x', '', true, CURRENT_TIMESTAMP)"))
-        conn.execute(text("INSERT INTO host_profiles (user_id, video, audio, preset, layout, qr_text)"
-                          " SELECT id, '0', 'default', '720p30', 'landscape', '' FROM users"))
-        conn.execute(text("INSERT INTO api_tokens (user_id, token_hash, label, created_at, revoked)"
-                          " SELECT id, 'h', 'script', CURRENT_TIMESTAMP, false FROM users"))
+    engine = _farmer_profiled_at_0012(empty_url)
     db.upgrade(empty_url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM host_profiles")).scalar_one() == 1
