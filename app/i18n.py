@@ -20,9 +20,20 @@ babel = Babel()
 def translated(msgid: str, params: Mapping[str, Any] | None = None) -> str:
     """A message id in the person's language, filled with ``params``. Text values are msgids too
     where they are labels (an order status, 观看数); anything else (a name, a number) has no entry
-    and stays as it is."""
-    values = {k: gettext(v) if isinstance(v, str) and v else v for k, v in (params or {}).items()}
-    return gettext(msgid, **values)
+    and stays as it is (see :func:`_value`)."""
+    return gettext(msgid, **{k: _value(v) for k, v in (params or {}).items()})
+
+
+def _value(value: Any) -> Any:
+    """One message value in the person's language: a label translated, another error (a cell's
+    reason inside a row's) localized, a list of labels joined with the language's separator."""
+    if isinstance(value, str):
+        return gettext(value) if value else value
+    if isinstance(value, (list, tuple)):
+        return gettext("、").join(str(_value(v)) for v in value)
+    if getattr(value, "msgid", None):
+        return localized(value)
+    return value
 
 
 def localized(exc: Exception) -> str:

@@ -11,6 +11,15 @@ from db import N_
 __all__ = ["N_"]  # re-exported: catalog's msgids are marked with the one N_ of every domain package
 
 
+def plain(value: object) -> object:
+    """A message value in Chinese: another error as its text, a list of labels joined with 、."""
+    if isinstance(value, (list, tuple)):
+        return "、".join(str(v) for v in value)
+    if isinstance(value, CatalogError):
+        return str(value)
+    return value
+
+
 class CatalogError(ValueError):
     """Bad input for a catalog operation; ``str(exc)`` is shown to the person.
 
@@ -18,7 +27,7 @@ class CatalogError(ValueError):
     """
 
     def __init__(self, message: str, field: str | None = None, **params: object) -> None:
-        text = message % params if params else message
+        text = message % {k: plain(v) for k, v in params.items()} if params else message
         super().__init__(text)
         self.message = text
         self.msgid = message

@@ -35,7 +35,7 @@ from accounts.models import User
 from catalog import photos as photo_store
 from catalog.changes import touched
 from catalog.text import unquote_formula, write_csv
-from catalog.errors import N_, CatalogError, ImportFileRejected, UnknownFarmer
+from catalog.errors import N_, CatalogError, ImportFileRejected, InvalidProduct, UnknownFarmer
 from catalog.models import Product, ProductChange
 from catalog.money import parse_yuan, yuan_text
 from catalog.pinyin import name_keys
@@ -59,6 +59,7 @@ PROGRESS_EVERY = 500
 # Rows the dry run lists one by one (the page shows them under the summary and says how many more).
 PREVIEW_ROWS = 200
 # A new row needs an owner who sells: a 农户 cell, or the farmer chosen for the whole file.
+BLANK = N_("%(label)s不能为空")
 NO_OWNER = N_("没有农户：请在表里写“农户”列，或在上面选这个文件的商品属于哪位农户")
 
 Progress = Callable[[str, int, int], None]
@@ -76,9 +77,9 @@ def parse_count(cell: str, label: str) -> int:
     """A whole number such as ``12``, ``1,200``, ``１２`` or Excel's ``12.0``. Raises ValueError."""
     text = unicodedata.normalize("NFKC", cell).strip().replace(",", "")
     if re.fullmatch(r"-\d+(\.0*)?", text):
-        raise ValueError(f"{label}不能是负数：{cell}")
+        raise InvalidProduct(N_("%(label)s不能是负数：%(cell)s"), label=label, cell=cell)
     if not re.fullmatch(r"\d+(\.0*)?", text):
-        raise ValueError(f"{label}不是整数：{cell}")
+        raise InvalidProduct(N_("%(label)s不是整数：%(cell)s"), label=label, cell=cell)
     return int(text.split(".")[0])
 
 
@@ -95,9 +96,10 @@ def parse_day(cell: str, label: str) -> date:
         except ValueError:
             continue
         if not in_calendar(day):  # year 9999 broke the export (9999-12-31 in UTC is year 10000 here)
-            raise ValueError(f"{label}的年份要在 {FIRST_YEAR} 到 {LAST_YEAR} 之间：{cell}")
+            raise InvalidProduct(N_("%(label)s的年份要在 %(first)d 到 %(last)d 之间：%(cell)s"), label=label,
+                                 first=FIRST_YEAR, last=LAST_YEAR, cell=cell)
         return day
-    raise ValueError(f"{label}看不懂：{cell}（请写成 2025-06-01）")
+    raise InvalidProduct(N_("%(label)s看不懂：%(cell)s（请写成 2025-06-01）"), label=label, cell=cell)
 
 
 def parse_moment(cell: str, label: str, zone: ZoneInfo, *, end: bool) -> datetime:
@@ -118,7 +120,7 @@ def parse_moment(cell: str, label: str, zone: ZoneInfo, *, end: bool) -> datetim
             except ValueError:
                 continue
         else:
-            raise ValueError(f"{label}看不懂：{cell}（请写成 2025-06-01 08:00）")
+            raise InvalidProduct(N_("%(label)s看不懂：%(cell)s（请写成 2025-06-01 08:00）"), label=label, cell=cell)
     return moment.replace(tzinfo=zone).astimezone(timezone.utc)
 
 
@@ -132,14 +134,14 @@ def _parse_bool(cell: str, label: str) -> bool:
         return True
     if text in _NO:
         return False
-    raise ValueError(f"{label}请写 是 或 否：{cell}")
+    raise InvalidProduct(N_("%(label)s请写 是 或 否：%(cell)s"), label=label, cell=cell)
 
 
 def _price(cell: str, label: str) -> int:
     try:
         return parse_yuan(cell)
-    except ValueError as exc:
-        raise ValueError(f"{label}：{exc}") from exc
+    except InvalidProduct as exc:
+        raise InvalidProduct(N_("%(label)s：%(reason)s"), label=label, reason=exc) from exc
 
 
 @dataclass(frozen=True)
@@ -154,21 +156,21 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("sku", "编号", ("编号", "商品编号", "货号", "商品编码", "sku", "code"), blank="keep"),
-    Column("name", "名称", ("名称", "商品名称", "品名", "商品", "name", "productname"), blank="required"),
-    Column("name_en", "英文名", ("英文名", "英文名称", "nameen", "englishname")),
-    Column("farmer", "农户", ("农户", "农户用户名", "主播", "卖家", "farmer", "owner"), blank="keep"),
-    Column("unit", "单位", ("单位", "规格单位", "unit"), blank="required"),
-    Column("price", "单价", ("单价", "价格", "售价", "原价", "price", "pricecny", "priceyuan"), blank="required"),
-    Column("promo_price", "促销价", ("促销价", "活动价", "优惠价", "promoprice", "promo")),
-    Column("promo_starts", "促销开始", ("促销开始", "促销开始时间", "promostarts", "promostart", "promostartsat")),
-    Column("promo_ends", "促销结束", ("促销结束", "促销结束时间", "promoends", "promoend", "promoendsat")),
-    Column("stock", "库存", ("库存", "库存数量", "数量", "stock", "quantity"), blank="keep"),
-    Column("link_no", "链接号", ("链接号", "链接序号", "购物车号", "linkno", "link", "linknumber")),
-    Column("origin", "产地", ("产地", "origin")),
-    Column("produced_on", "生产日期", ("生产日期", "采收日期", "生产/采收日期", "生产采收日期", "producedon", "harvestdate", "produced")),
-    Column("description", "描述", ("描述", "说明", "商品描述", "description", "desc")),
-    Column("active", "上架", ("上架", "在售", "是否上架", "active")),
+    Column("sku", N_("编号"), ("编号", "商品编号", "货号", "商品编码", "sku", "code"), blank="keep"),
+    Column("name", N_("名称"), ("名称", "商品名称", "品名", "商品", "name", "productname"), blank="required"),
+    Column("name_en", N_("英文名"), ("英文名", "英文名称", "nameen", "englishname")),
+    Column("farmer", N_("农户"), ("农户", "农户用户名", "主播", "卖家", "farmer", "owner"), blank="keep"),
+    Column("unit", N_("单位"), ("单位", "规格单位", "unit"), blank="required"),
+    Column("price", N_("单价"), ("单价", "价格", "售价", "原价", "price", "pricecny", "priceyuan"), blank="required"),
+    Column("promo_price", N_("促销价"), ("促销价", "活动价", "优惠价", "promoprice", "promo")),
+    Column("promo_starts", N_("促销开始"), ("促销开始", "促销开始时间", "promostarts", "promostart", "promostartsat")),
+    Column("promo_ends", N_("促销结束"), ("促销结束", "促销结束时间", "promoends", "promoend", "promoendsat")),
+    Column("stock", N_("库存"), ("库存", "库存数量", "数量", "stock", "quantity"), blank="keep"),
+    Column("link_no", N_("链接号"), ("链接号", "链接序号", "购物车号", "linkno", "link", "linknumber")),
+    Column("origin", N_("产地"), ("产地", "origin")),
+    Column("produced_on", N_("生产日期"), ("生产日期", "采收日期", "生产/采收日期", "生产采收日期", "producedon", "harvestdate", "produced")),
+    Column("description", N_("描述"), ("描述", "说明", "商品描述", "description", "desc")),
+    Column("active", N_("上架"), ("上架", "在售", "是否上架", "active")),
 )
 _BY_ALIAS = {alias: column for column in COLUMNS for alias in column.aliases}
 LABELS = {column.key: column.header for column in COLUMNS}
@@ -407,7 +409,8 @@ class RowPlan:
     sku: str = ""
     name: str = ""
     changes: dict[str, Any] = field(default_factory=dict)
-    error: str = ""
+    error: str = ""  # the reasons in Chinese, joined; ``problems`` keeps them as message ids
+    problems: list[CatalogError] = field(default_factory=list)
     product_id: int | None = None
     values: dict[str, Any] = field(default_factory=dict)
     old: dict[str, Any] = field(default_factory=dict)
@@ -415,6 +418,12 @@ class RowPlan:
     owner: User | None = None
     # Who owns the product now (an update), for the dry run's owner column.
     owner_id: int | None = None
+
+    def refuse(self, *problems: CatalogError) -> RowPlan:
+        """Mark the row bad for these reasons (shown in the reader's language by the app)."""
+        self.action, self.problems = "error", list(problems)
+        self.error = "；".join(str(p) for p in problems)
+        return self
 
 
 @dataclass
@@ -433,19 +442,35 @@ class ImportReport:
     preview: list[dict[str, Any]] = field(default_factory=list)
     # Rows of the preview left out beyond PREVIEW_ROWS.
     preview_more: int = 0
+    # Each bad row's reasons (by row number) and each refused photo's (as photo_errors), as
+    # message ids, for :meth:`as_dict` to put in the reader's language.
+    reasons: dict[int, list[CatalogError]] = field(default_factory=dict)
+    photo_reasons: list[CatalogError] = field(default_factory=list)
+
+    def photo_refused(self, file: str, reason: CatalogError) -> None:
+        """Report a photo that is not imported, and why."""
+        self.photo_errors.append({"file": file, "error": str(reason)})
+        self.photo_reasons.append(reason)
 
     @property
     def ok(self) -> bool:
         """True when no row and no photo had an error."""
         return not self.errors and not self.photo_errors
 
-    def as_dict(self) -> dict[str, Any]:
-        """The API body (shared/api.md), with extra keys that never change the contract's ones."""
+    def as_dict(self, localize: Callable[[CatalogError], str] = str, separator: str = "；") -> dict[str, Any]:
+        """The API body (shared/api.md), with extra keys that never change the contract's ones.
+        Each row's and photo's ``error`` is its reasons put in words by ``localize`` and joined
+        with ``separator`` (Chinese by default; the app passes the reader's language)."""
+        def rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [{**item, "error": separator.join(localize(p) for p in self.reasons[item["row"]])}
+                    if item.get("row") in self.reasons else item for item in items]
+
+        photos = [{**item, "error": localize(reason)} for item, reason in zip(self.photo_errors, self.photo_reasons)]
         return {
             "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
-            "errors": self.errors, "photo_errors": self.photo_errors, "photos": self.photos,
+            "errors": rows(self.errors), "photo_errors": photos, "photos": self.photos,
             "ignored_columns": self.ignored_columns, "dry_run": self.dry_run, "written": self.written,
-            "preview": self.preview, "preview_more": self.preview_more,
+            "preview": rows(self.preview), "preview_more": self.preview_more,
         }
 
 
@@ -493,16 +518,18 @@ def _map_header(header: list[str]) -> tuple[list[Column | None], list[str]]:
         mapped.append(column)
     if "name" not in seen and "sku" not in seen:
         raise ImportFileRejected(
-            "第 1 行应是表头，至少要有“名称”或“编号”列；可用的列：" + "、".join(c.header for c in COLUMNS)
-            + " (header row must name the columns)"
+            N_("第 1 行应是表头，至少要有“名称”或“编号”列；可用的列：%(columns)s"),
+            columns=tuple(c.header for c in COLUMNS),
         )
     return mapped, ignored
 
 
-def _read_row(mapped: Sequence[Column | None], cells: Sequence[str], zone: ZoneInfo) -> tuple[dict[str, Any], list[str], str | None]:
+def _read_row(
+    mapped: Sequence[Column | None], cells: Sequence[str], zone: ZoneInfo
+) -> tuple[dict[str, Any], list[CatalogError], str | None]:
     """Cells → (field values, reasons for bad cells, farmer name or None)."""
     values: dict[str, Any] = {}
-    problems: list[str] = []
+    problems: list[CatalogError] = []
     farmer: str | None = None
     for column, raw in zip(mapped, cells):
         if column is None:
@@ -513,21 +540,21 @@ def _read_row(mapped: Sequence[Column | None], cells: Sequence[str], zone: ZoneI
             continue
         if not cell:
             if column.blank == "required":
-                problems.append(f"{column.header}不能为空")
+                problems.append(InvalidProduct(BLANK, label=column.header))
             elif column.blank == "clear":
                 key, empty = _CLEARED.get(column.key, (column.key, None))
                 values[key] = empty
             continue
         try:
             key, value = read_cells(column, cell, zone)
-        except ValueError as exc:
-            problems.append(str(exc))
+        except CatalogError as exc:
+            problems.append(exc)
             continue
         values[key] = value
     # A short row (Excel drops trailing empty cells) leaves required columns missing.
     for column in mapped[len(cells):]:
         if column is not None and column.blank == "required":
-            problems.append(f"{column.header}不能为空")
+            problems.append(InvalidProduct(BLANK, label=column.header))
     return values, problems, farmer
 
 
@@ -593,33 +620,29 @@ def _plan_row(
     plan = RowPlan(row=row, action="error", sku=sku, name=name)
     if sku:
         if sku in seen_sku:
-            problems.append(f"编号 {sku} 与第 {seen_sku[sku]} 行重复")
+            problems.append(InvalidProduct(N_("编号 %(sku)s 与第 %(row)d 行重复"), sku=sku, row=seen_sku[sku]))
         else:
             seen_sku[sku] = row
     owner: User | None = None
     if farmer_name is not None:
         owner = owners.get(farmer_name)
         if owner is None:
-            problems.append(str(UnknownFarmer(farmer_name)))
+            problems.append(UnknownFarmer(farmer_name))
     if problems:
-        plan.error = "；".join(problems)
-        return plan
+        return plan.refuse(*problems)
     current = existing.get(sku) if sku else None
     try:
         cleaned = clean_fields(values if current else _fill_new(values))
         check_consistency({**(current.values if current else {}), **cleaned})
     except CatalogError as exc:
-        plan.error = exc.message
-        return plan
+        return plan.refuse(exc)
     if current is None:
         missing = [LABELS[key] for key, f in _NEEDED_TO_CREATE if f not in cleaned]
         if missing:
-            plan.error = "新商品要填" + "、".join(missing)
-            return plan
+            return plan.refuse(InvalidProduct(N_("新商品要填%(fields)s"), fields=tuple(missing)))
         owner = owner or file_farmer
         if owner is None:
-            plan.error = NO_OWNER
-            return plan
+            return plan.refuse(InvalidProduct(NO_OWNER, field="farmer"))
         plan.action, plan.values, plan.owner = "create", cleaned, owner
         plan.name = cleaned["name"]
         return plan
@@ -661,6 +684,7 @@ def import_products(
     plans, ignored = plan_import(session, data, actor, farmer=farmer, zone=zone, progress=progress)
     report = ImportReport(ignored_columns=ignored, dry_run=dry_run)
     report.errors = [{"row": p.row, "error": p.error} for p in plans if p.action == "error"]
+    report.reasons = {p.row: p.problems for p in plans if p.action == "error"}
     checked_photos = _check_photos(photos, plans, session, report)
     counts = {action: sum(1 for p in plans if p.action == action) for action in ("create", "update", "unchanged")}
     listed = [p for p in plans if p.action in ("create", "update", "error")]
@@ -730,12 +754,12 @@ def _check_photos(
     checked = []
     for (filename, sku), (_, blob) in zip(names, photos):
         if sku not in in_file and sku not in catalog_skus:
-            report.photo_errors.append({"file": filename, "error": f"没有编号为 {sku} 的商品（照片文件名要和编号一样）"})
+            report.photo_refused(filename, InvalidProduct(N_("没有编号为 %(sku)s 的商品（照片文件名要和编号一样）"), sku=sku))
             continue
         try:
             checked.append((sku, photo_store.inspect_image(blob)))
         except CatalogError as exc:
-            report.photo_errors.append({"file": filename, "error": exc.message})
+            report.photo_refused(filename, exc)
     photo_store.check_request_photos(len(checked), sum(file.pixels for _, file in checked))
     return checked
 
@@ -760,7 +784,7 @@ def _attach_photos(
         try:
             photo_store.add_photo(session, data_dir, by_sku[sku], file, actor)
         except CatalogError as exc:
-            report.photo_errors.append({"file": f"{sku}", "error": exc.message})
+            report.photo_refused(sku, exc)
             continue
         stored += 1
     return stored

@@ -116,6 +116,32 @@ def test_an_import_of_an_empty_file_is_refused_in_the_requests_language(session,
     assert english.json["errors"] == [{"row": 0, "error": "The file is empty"}]
 
 
+def test_a_catalog_import_reports_each_bad_row_and_photo_in_the_requests_language(session, api_as, farmer):
+    api = api_as(factories.user(session, "coordinator", "coord"))
+    csv = ("编号,名称,农户,单位,单价,库存,促销开始\n"
+           "B1,坏价格,wang,斤,-5,1,\n"
+           "B2,坏库存,wang,斤,5,lots,\n"
+           "B1,重复,wang,斤,5,1,\n"
+           "B4,,wang,,5,1,\n"
+           "B5,坏日期,wang,斤,5,1,tomorrow\n").encode("utf-8")
+
+    def upload(api):  # type: ignore[no-untyped-def]
+        return api.post("/api/products/import", data={
+            "file": (io.BytesIO(csv), "catalog.csv"), "dry_run": "1",
+            "photos": (io.BytesIO(b"not a photo"), "NOPE.jpg")}).json
+
+    chinese = upload(api)
+    english = upload(in_english(api))
+    assert [e["row"] for e in chinese["errors"]] == [e["row"] for e in english["errors"]] == [2, 3, 4, 5, 6]
+    assert chinese["errors"][0]["error"] == "单价：价格不能是负数：-5"
+    assert english["errors"][0]["error"] == "Price: The price cannot be negative: -5"
+    assert english["errors"][3]["error"] == "Name is required; Unit is required"
+    assert all(chinese_alone(e["error"]) for e in chinese["errors"] + chinese["photo_errors"])
+    assert all(english_alone(e["error"]) for e in english["errors"] + english["photo_errors"]), english["errors"]
+    # The preview lists the same reasons, in the same language.
+    assert all(english_alone(r["error"]) for r in english["preview"] if r["action"] == "error")
+
+
 def test_an_order_import_reports_each_row_in_the_requests_language(session, api_as, farmer):
     factories.product(session, farmer, sku="MI01", name="小米", stock=10)
     csv = ("订单号,商家编码,数量,收货人,手机,收货地址\n"

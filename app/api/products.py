@@ -213,7 +213,7 @@ def import_products() -> ResponseReturnValue:
     except ImportFileRejected as exc:
         session.rollback()
         report_progress("failed", 0, 0)
-        body = spreadsheet.ImportReport(dry_run=dry_run).as_dict()
+        body = spreadsheet.ImportReport(dry_run=dry_run).as_dict(localized, _("；"))
         message = localized(exc)
         return jsonify({**body, "error": message, "code": error_code(exc), "errors": [{"row": 0, "error": message}]}), 400
     except CatalogError as exc:
@@ -225,10 +225,7 @@ def import_products() -> ResponseReturnValue:
     else:
         session.rollback()
     report_progress("done", 1, 1)
-    body = report.as_dict()
-    # Row reasons that are msgids (the newer ones) in the person's language; the rest as they are.
-    for item in (*body["errors"], *body["preview"]):
-        item["error"] = _(item["error"]) if item["error"] else item["error"]
+    body = report.as_dict(localized, _("；"))
     if not report.ok and not partial:
         body["error"] = _("有 %(count)d 处错误，没有写入任何商品",
                           count=len(report.errors) + len(report.photo_errors))
