@@ -89,6 +89,7 @@ class Ids:
     plan: int
     live_session: int
     farmer: str
+    farmer_id: int
 
 
 # endpoint → its path, with {fields} of Ids for the parameters
@@ -129,6 +130,8 @@ PAGES: dict[str, str] = {
     "contests.person": "/contests/{contest}/people/{farmer}",
     "contests.projector": "/contests/{contest}/projector",
     "users.index": "/users/",
+    "users.edit": "/users/{farmer_id}/edit",
+    "users.pickups": "/users/pickups",
     "site.settings": "/settings/",
 }
 # GET routes that are no page for people to read, each with why.
@@ -196,7 +199,7 @@ def stage(app, session, video: Path) -> Ids:  # type: ignore[no-untyped-def]
     session.commit()
     contest = session.scalar(select(Contest))
     return Ids(product=millet.id, order=orders[0].id, contest=contest.id, handoff=batch.id, plan=plan.id,
-               live_session=row.id, farmer=farmer.username)
+               live_session=row.id, farmer=farmer.username, farmer_id=farmer.id)
 
 
 def data_strings(session) -> list[str]:  # type: ignore[no-untyped-def]
