@@ -40,6 +40,11 @@ RELAY_MUXER = "mpegts:bsfs/v=dump_extra=freq=keyframe"
 # every push by 5.2 s (shared/notes/media-facts.md). A short probe still finds the H.264 and AAC
 # parameters; with none at all (probesize 32, analyzeduration 0) the relay never went live.
 RELAY_INPUT_ARGS: list[str] = ["-fflags", "nobuffer", "-probesize", "65536", "-analyzeduration", "300000"]
+# A relay that starts again while the stream runs (after its own crash or an outage) joins
+# mid-GOP: the codec parameters come only with the next keyframe (every 2 s), which the short probe
+# above gives up before, so every retry failed until one happened to start near a keyframe. Probing
+# ends as soon as the parameters are known, so this costs only the wait for that keyframe.
+RELAY_REJOIN_ARGS: list[str] = ["-fflags", "nobuffer", "-probesize", "2000000", "-analyzeduration", "2500000"]
 
 PROGRESS_ARGS: list[str] = ["-progress", "pipe:2", "-stats_period", "1", "-nostats"]
 
@@ -119,14 +124,15 @@ def encoder_argv(
     ]
 
 
-def relay_argv(ffmpeg: str, url: str) -> list[str]:
-    """One destination: MPEG-TS on stdin copied (no re-encode) to ``url`` as FLV.
+def relay_argv(ffmpeg: str, url: str, *, rejoin: bool = False) -> list[str]:
+    """One destination: MPEG-TS on stdin copied (no re-encode) to ``url`` as FLV; ``rejoin``
+    when the stream is already running (see :data:`RELAY_REJOIN_ARGS`).
 
     ``-rw_timeout`` makes a silently dead server an exit (then a reconnect) instead of a hang.
     """
     return [
         ffmpeg, "-hide_banner", "-loglevel", "warning", *PROGRESS_ARGS,
-        *RELAY_INPUT_ARGS, "-f", "mpegts", "-i", "pipe:0",
+        *(RELAY_REJOIN_ARGS if rejoin else RELAY_INPUT_ARGS), "-f", "mpegts", "-i", "pipe:0",
         "-map", "0", "-c", "copy",
         "-rw_timeout", "10000000",
         "-f", "flv", "-flvflags", "no_duration_filesize", url,

@@ -163,7 +163,7 @@ class Relay:
             self._queue.get_nowait()
         self._synced = False
         try:
-            proc = subprocess.Popen(relay_argv(self.ffmpeg, self.url), stdin=subprocess.PIPE,
+            proc = subprocess.Popen(relay_argv(self.ffmpeg, self.url, rejoin=self.attempts > 1), stdin=subprocess.PIPE,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         except OSError as exc:
             log.error("destination %s: cannot start ffmpeg: %s", self.masked, exc)

@@ -58,6 +58,9 @@ def test_relay_copies_without_reencoding_to_flv_and_times_out():
     assert argv[argv.index("-i") - 1] == "mpegts" and after(argv, "-i") == "pipe:0"
     assert after(argv, "-rw_timeout") == "10000000" and argv[-4:-1] == ["flv", "-flvflags", "no_duration_filesize"]
     assert "libx264" not in argv and not any(" " in a for a in argv[:-1])
+    # A relay joining a running stream waits for the next keyframe (2 s GOP) instead of giving up.
+    assert float(after(argv, "-analyzeduration")) < 1e6
+    assert float(after(relay_argv("ffmpeg", "rtmp://h/live/key", rejoin=True), "-analyzeduration")) > 2e6
 
 
 def test_find_ffmpeg_prefers_settings_then_env_and_names_what_is_missing(monkeypatch, tmp_path):
