@@ -59,3 +59,15 @@ def test_ids_past_a_64_bit_integer_in_plan_lineups_and_contest_bodies_are_refuse
                          json={"host": "wang", "views": 1, "session_id": HUGE}))
     _refused(client.post(f"/api/contests/{contest}/adjustments", headers=world.headers("trainer"),
                          json={"host": "wang", "reason": "刷单", "order_id": HUGE, "disqualify": True}))
+
+
+def test_an_id_past_what_an_integer_column_holds_is_not_found_not_a_server_error(app, session):
+    """PostgreSQL's INTEGER stops at 2³¹ − 1: a larger id in a URL or a body reached it and
+    answered 500 (Schemathesis on PostgreSQL); SQLite never showed it."""
+    world = make_world(app, session)
+    client = app.test_client()
+    for path in ("/api/broadcasts/2153326029", "/api/orders/1832247721101674", "/api/clips/3705872058659710/file"):
+        answer = client.get(path, headers=world.headers("coordinator"))
+        assert answer.status_code in (404, 405), (path, answer.status_code)
+    _refused(client.post("/api/orders", headers=world.headers("coordinator"), json={
+        "product_id": 2**31, "quantity": 1, "buyer_phone": "13800138000", "channel": "phone"}))

@@ -59,7 +59,7 @@ def test_the_document_is_valid_openapi_and_carries_the_limits_of_the_models(app,
     order = document["components"]["schemas"]["NewOrder"]
     assert order["additionalProperties"] is False
     assert set(order["required"]) == {"product_id", "quantity", "channel"}
-    assert order["properties"]["product_id"] == {"type": "integer", "minimum": 1, "maximum": 2**63 - 1,
+    assert order["properties"]["product_id"] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1,
                                                  "title": "Product Id"}
     assert order["properties"]["address"]["maxLength"] == 200
     create = document["paths"]["/api/orders"]["post"]
