@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from accounts.models import ApiToken, LoginFailure, User
@@ -278,8 +278,9 @@ def user_for_token(session: Session, token: str) -> User | None:
 
     Records when it was used, to the minute; returns with the session dirty only when it did.
     """
-    row = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _hash_token(token), ApiToken.revoked.is_(False))
+    row = session.scalar(  # the user in the same query: one round trip on every API call
+        select(ApiToken).options(joinedload(ApiToken.user))
+        .where(ApiToken.token_hash == _hash_token(token), ApiToken.revoked.is_(False))
     )
     if row is None or not row.user.active:
         return None

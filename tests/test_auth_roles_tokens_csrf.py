@@ -1,6 +1,8 @@
 """Role checks, API tokens and CSRF protection."""
 from __future__ import annotations
 
+from sqlalchemy import event
+
 from accounts.models import ApiToken
 from tests import factories
 from tests.conftest import ApiClient, csrf_token, login
@@ -44,6 +46,24 @@ def test_token_authenticates_api_calls(app, session, api_as):
     response = api_as(wang).get("/api/me")
     assert response.status_code == 200
     assert response.json == {"username": "wang", "role": "farmer", "display_name": "王大姐"}
+
+
+def test_a_token_call_reads_the_token_and_its_user_in_one_query(app, session, api_as):
+    wang = factories.user(session, "farmer", "wang")
+    client = api_as(wang)
+    assert client.get("/api/me").status_code == 200  # last_used_at written: later calls only read
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    engine = app.extensions["cunbo.engine"]
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert client.get("/api/me").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1, statements
 
 
 def test_only_the_hash_of_a_token_is_stored(app, session):
