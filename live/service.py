@@ -687,14 +687,24 @@ class LiveService:
         except queue.Full:  # the monitor is behind; the safety net re-reads the product anyway
             log.warning("product change queue full; the card catches up at the next check")
 
+    def _wait_change(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` for a change to the product shown; True if one came. Changes
+        queued behind it are taken too: a burst of orders on the product shown is one card refresh,
+        since the refresh reads the row as it is after all of them."""
+        try:
+            self._changes.get(timeout=timeout)
+        except queue.Empty:
+            return False
+        try:
+            while True:
+                self._changes.get_nowait()
+        except queue.Empty:
+            return True
+
     def _watch(self) -> None:
         next_tick = time.monotonic()
         while not self._closed.is_set():
-            try:
-                self._changes.get(timeout=max(0.0, next_tick - time.monotonic()))
-                changed = True
-            except queue.Empty:
-                changed = False
+            changed = self._wait_change(max(0.0, next_tick - time.monotonic()))
             live = self._live
             if live is None:
                 if time.monotonic() >= next_tick:

@@ -122,6 +122,15 @@ def test_a_stock_change_made_elsewhere_reaches_the_card(app, api, session, farme
     api.post("/api/live/stop")
 
 
+def test_a_burst_of_changes_to_the_product_shown_is_one_card_refresh(app):
+    live = app.extensions["cunbo.live"]  # no broadcast: no monitor takes from the queue meanwhile
+    for n in range(50):
+        live._changes.put_nowait(frozenset({n}))
+    assert live._wait_change(0.1) is True
+    assert live._changes.empty(), "the 49 changes behind the first are in the same refresh"
+    assert live._wait_change(0.05) is False
+
+
 def test_overlay_controls(app, api, session, farmer, flat_video):
     millet = factories.product(session, farmer, name="巨鹿小米", price_fen=2000, promo_price_fen=1500, stock=10)
     api.post("/api/live/start", json=start_body(flat_video))
