@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -273,15 +273,20 @@ def issue_token(session: Session, user: User, label: str = "") -> str:
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
+# Every API call runs this: the user comes in the same query (one round trip), and the statement
+# is built once rather than per call (a third of the lookup's CPU went into building it).
+_TOKEN_WITH_USER = (
+    select(ApiToken).options(joinedload(ApiToken.user))
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(False))
+)
+
+
 def user_for_token(session: Session, token: str) -> User | None:
     """The active user owning this unrevoked token, or None.
 
     Records when it was used, to the minute; returns with the session dirty only when it did.
     """
-    row = session.scalar(  # the user in the same query: one round trip on every API call
-        select(ApiToken).options(joinedload(ApiToken.user))
-        .where(ApiToken.token_hash == _hash_token(token), ApiToken.revoked.is_(False))
-    )
+    row = session.scalar(_TOKEN_WITH_USER, {"token_hash": _hash_token(token)})
     if row is None or not row.user.active:
         return None
     now = utcnow()
