@@ -28,17 +28,27 @@ keeps the right product's inliers where they are with a small catalog.
 """
 from __future__ import annotations
 
+import ctypes
 import logging
+import multiprocessing
 import os
+import queue
+import secrets
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from multiprocessing import shared_memory
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from capture.process import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -406,78 +416,291 @@ def vote_summary(checks: Sequence[Match | None]) -> Counter[int]:
     return Counter(m.product_id for m in checks if m is not None)
 
 
-# The check thread's niceness: a late check costs a moment, a late frame is a drop. 5, not 10: at
-# 10 on this shared, saturated 2-core box the thread got no CPU for 20 s (no index, no check).
-CHECK_NICENESS = 5
+# -- the recognition process ----------------------------------------------------------------------
+#
+# The checks run in a process of their own, not on a thread of the broadcast worker: a thread shares
+# the worker's GIL with the 30 fps frame loop, and in bench/recognition.py's 20 s at 720p30 on a
+# loaded 2-core box the pipeline dropped 81 frames with the check thread on (2 with it off). The
+# worker hands the process the newest source frame, downscaled first, in a shared memory block;
+# the catalog by a queue when it changes; results come back by another queue.
 
-
-def _yield_to_the_frame_loop() -> None:
-    """Lower this thread's CPU priority (Linux schedules threads one by one; elsewhere nothing
-    changes). On a 2-core PC already busy with x264, an equal-priority check thread takes CPU the
-    frame loop needs: in bench/recognition.py's 20 s at 720p30 (100 products, a box loaded by
-    other work, load average ~16) the pipeline dropped 260 frames with it, 81 at niceness 5."""
-    setpriority = getattr(os, "setpriority", None)
-    if setpriority is None or not hasattr(threading, "get_native_id"):
-        return
-    try:
-        setpriority(os.PRIO_PROCESS, threading.get_native_id(), CHECK_NICENESS)  # type: ignore[attr-defined]
-    except OSError as exc:
-        log.info("recognition runs at normal priority: %s", exc)
-
-
+# The process's niceness (POSIX; below-normal priority class on Windows): a late check costs a
+# moment, a late frame is a drop.
+CHECK_NICENESS = 10
 CHECK_INTERVAL_S = 0.25  # four checks a second: a product is confirmed ~0.5 s after it appears
+FEED_SHARE = 0.5         # the worker publishes a frame every FEED_SHARE × interval
+PARENT_POLL_S = 0.25     # the process notices within this long that the worker has gone
+TERMINATE_WAIT_S = 0.2   # after stop's own timeout: SIGTERM, this long, then SIGKILL, this long
+FEED_JOIN_S = 0.5
+BLOCK_PREFIX = "cunbo-rec-"  # frame blocks are named BLOCK_PREFIX<worker pid>-<random>
+SHM_DIR = Path("/dev/shm")   # where POSIX shared memory blocks show up as files (Linux)
+_HEADER = 16                 # sequence number (uint64), height and width (uint32 each)
+_CAPACITY = FRAME_SIDE * FRAME_SIDE
 FrameSource = Callable[[], np.ndarray | None]  # a grayscale frame, or None when there is none
 
 
-class RecognitionLoop:
-    """The recognizer on its own thread beside the pipeline (never in the frame loop): a check
-    every ``interval`` seconds on the newest source frame, only between :meth:`start` and
-    :meth:`stop`. The catalog may change any time; the index is rebuilt on this thread, with photo
-    features taken from the cache unless a photo changed."""
+class FrameBlock:
+    """The newest downscaled grayscale frame in a ``multiprocessing.shared_memory`` block, with a
+    sequence number that is odd while the frame is being written (a seqlock: one writer, readers
+    copy and retry when the number moved under them, so nobody ever waits on a lock that a killed
+    process might hold). The worker creates and unlinks it; the recognition process attaches."""
 
-    def __init__(self, frames: FrameSource, interval: float = CHECK_INTERVAL_S) -> None:
+    def __init__(self, shm: shared_memory.SharedMemory) -> None:
+        self._shm = shm
+        self.name = shm.name
+        self._seq = np.ndarray((1,), np.uint64, buffer=shm.buf, offset=0)
+        self._shape = np.ndarray((2,), np.uint32, buffer=shm.buf, offset=8)
+        self._data = np.ndarray((_CAPACITY,), np.uint8, buffer=shm.buf, offset=_HEADER)
+
+    @classmethod
+    def create(cls) -> FrameBlock:
+        """A new zeroed block named after this process (so a sweep knows whose it was). Raises
+        OSError when the system refuses shared memory."""
+        name = f"{BLOCK_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        return cls(shared_memory.SharedMemory(name, create=True, size=_HEADER + _CAPACITY))
+
+    @classmethod
+    def attach(cls, name: str) -> FrameBlock:
+        """The block ``name`` made by :meth:`create`. Raises FileNotFoundError when it is gone."""
+        return cls(shared_memory.SharedMemory(name))
+
+    def write(self, gray: np.ndarray) -> int:
+        """Publish a frame of at most FRAME_SIDE × FRAME_SIDE pixels; its sequence number."""
+        height, width = gray.shape[:2]
+        if height * width > _CAPACITY:
+            raise ValueError(f"frame {width}×{height} is larger than the block")
+        seq = int(self._seq[0])
+        self._seq[0] = seq + 1
+        self._shape[:] = (height, width)
+        self._data[: height * width] = np.ascontiguousarray(gray).reshape(-1)
+        self._seq[0] = seq + 2
+        return seq + 2
+
+    def read(self) -> tuple[int, np.ndarray | None]:
+        """(sequence number, a copy of the newest frame); (0, None) before the first frame, and
+        (-1, None) if every attempt met a write in progress."""
+        for _ in range(8):
+            seq = int(self._seq[0])
+            if seq == 0:
+                return 0, None
+            if seq % 2:
+                continue
+            height, width = (int(v) for v in self._shape)
+            frame = self._data[: height * width].copy()
+            if int(self._seq[0]) == seq:
+                return seq, frame.reshape(height, width)
+        return -1, None
+
+    def close(self) -> None:
+        """Unmap (the views go first: a mapping with live views cannot be closed)."""
+        del self._seq, self._shape, self._data
+        try:
+            self._shm.close()
+        except BufferError:  # a copy of a view still referenced somewhere: unmapped at exit
+            log.warning("frame block %s still in use; unmapped at exit", self.name)
+
+    def unlink(self) -> None:
+        """Remove the block's name (memory goes with the last mapping); gone already is fine."""
+        try:
+            self._shm.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:  # the resource tracker has gone with a killed worker: the name is removed first
+            log.info("frame block %s unlinked; tracker not told: %s", self.name, exc)
+
+
+def remove_frame_blocks(pid: int | None = None) -> list[str]:
+    """Unlink the frame blocks left by worker ``pid`` (None: by any process that is gone), e.g.
+    after its whole process group was killed and nobody was left to unlink them. POSIX blocks
+    show up in /dev/shm on Linux; on Windows a block ends with its last handle, nothing is left.
+    Returns the names removed."""
+    if not SHM_DIR.is_dir():
+        return []
+    removed = []
+    for path in SHM_DIR.glob(f"{BLOCK_PREFIX}{'' if pid is None else pid}*-*"):
+        owner = path.name[len(BLOCK_PREFIX):].split("-", 1)[0]
+        if not owner.isdigit() or (pid is None and pid_alive(int(owner))) or (pid is not None and int(owner) != pid):
+            continue
+        try:
+            path.unlink()
+            removed.append(path.name)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("cannot remove frame block %s: %s", path.name, exc)
+    return removed
+
+
+def _lower_priority(niceness: int) -> None:
+    """The whole process at a lower CPU priority than the frame loop."""
+    if hasattr(os, "nice"):
+        try:
+            os.nice(niceness)
+        except OSError as exc:
+            log.info("recognition runs at normal priority: %s", exc)
+    elif sys.platform == "win32":
+        kernel32 = getattr(ctypes, "windll").kernel32
+        kernel32.SetPriorityClass(kernel32.GetCurrentProcess(), 0x4000)  # BELOW_NORMAL_PRIORITY_CLASS
+
+
+def _serve(block_name: str, commands: Queue, results: Queue, interval: float, niceness: int) -> None:
+    """The recognition process: check the newest frame of the block every ``interval`` seconds,
+    rebuild the index when a catalog arrives (features from this process's cache unless a photo
+    changed), put each check's (seconds, Match | None) on ``results``; end on ("stop",) or when
+    the worker has gone (then unlink the block: nobody else is left to)."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s[recognition] %(levelname)s %(message)s")
+    _lower_priority(niceness)
+    results.cancel_join_thread()  # a full pipe must never keep this process from ending
+    parent = multiprocessing.parent_process()
+    block = FrameBlock.attach(block_name)
+    cache = FeatureCache()
+    recognizer: Recognizer | None = None
+    catalog: dict[int, list[str]] | None = None
+    last_seq, next_check = 0, 0.0
+    try:
+        while True:
+            wait = PARENT_POLL_S if recognizer is None else min(PARENT_POLL_S, max(0.0, next_check - time.monotonic()))
+            try:
+                message = commands.get(timeout=wait) if wait > 0 else commands.get_nowait()
+                while True:  # the newest catalog wins; a stop ends the loop
+                    if message[0] == "stop":
+                        return
+                    if message[0] == "catalog":
+                        catalog = message[1]
+                    message = commands.get_nowait()
+            except queue.Empty:
+                pass
+            if parent is not None and not parent.is_alive():
+                log.warning("the worker has gone; recognition ends")
+                block.unlink()
+                return
+            if catalog is not None:
+                recognizer = Recognizer(CatalogIndex.build(catalog, cache))
+                results.put(("catalog", recognizer.index.products, cache.computed))
+                catalog = None
+                continue  # building may have taken a while: look at the queue before a frame
+            if recognizer is None or time.monotonic() < next_check:
+                continue
+            seq, frame = block.read()
+            if frame is None or seq == last_seq:
+                next_check = time.monotonic() + interval * FEED_SHARE / 2  # no new frame yet
+                continue
+            last_seq, next_check = seq, time.monotonic() + interval
+            started = time.perf_counter()
+            try:
+                match = recognizer.feed(frame)
+            except cv2.error:
+                log.warning("recognition check failed", exc_info=True)
+                match = None
+            results.put(("check", time.perf_counter() - started, match))
+    finally:
+        block.close()
+
+
+@dataclass
+class _Process:
+    """One recognition process and what the worker keeps for it."""
+
+    process: BaseProcess
+    block: FrameBlock
+    commands: Queue
+    results: Queue
+    stop: threading.Event = field(default_factory=threading.Event)
+    feed: threading.Thread | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    retired: bool = False
+
+
+class RecognitionLoop:
+    """The recognizer in a process of its own (multiprocessing "spawn", at :data:`CHECK_NICENESS`)
+    between :meth:`start` and :meth:`stop`: a check every ``interval`` seconds on the newest source
+    frame, which a feed thread of this process downscales and publishes in a :class:`FrameBlock`
+    (it also polls the results queue, without blocking). The catalog may change any time; the
+    process rebuilds its index, with photo features from its own cache unless a photo changed.
+
+    A process that ends unasked (a crash, a kill) is reported by :attr:`crashed` (its exit code)
+    and can be started again. The block is unlinked by this side on stop and when the process
+    died; by the process when this one died; by :func:`remove_frame_blocks` when both were killed."""
+
+    def __init__(self, frames: FrameSource, interval: float = CHECK_INTERVAL_S,
+                 niceness: int = CHECK_NICENESS) -> None:
         self._frames = frames
         self._interval = interval
-        self._cache = FeatureCache()
-        self._lock = threading.Lock()
+        self._niceness = niceness
+        self._context = multiprocessing.get_context("spawn")
+        self._lock = threading.Lock()  # start, stop and catalog changes, one at a time
         self._catalog: dict[int, list[str]] = {}
-        self._catalog_version = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._recognizer: Recognizer | None = None
+        self._child: _Process | None = None
         self.current: Match | None = None
         self.checks = 0
-        self.check_s = 0.0  # wall seconds spent checking (bench: per check = check_s / checks)
+        self.check_s = 0.0  # seconds spent checking, as the process measured (per check = check_s / checks)
+        self.products = 0   # products in the process's index (0 until it is built)
+        self.crashed: int | None = None  # exit code of the last process that ended unasked
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        child = self._child
+        return child is not None and not child.retired and child.process.is_alive()
+
+    @property
+    def pid(self) -> int | None:
+        child = self._child
+        return child.process.pid if child is not None and not child.retired else None
 
     def set_catalog(self, catalog: Mapping[int, Sequence[str]]) -> None:
-        """Products to look for (id → photo paths); a changed catalog takes effect at the next check."""
+        """Products to look for (id → photo paths); a changed catalog takes effect once the process
+        has rebuilt its index. The same catalog sent again changes nothing (a photo replaced in
+        place is a new file name: a new catalog)."""
         new = {int(k): [str(p) for p in v] for k, v in catalog.items()}
         with self._lock:
-            if new != self._catalog:  # the same catalog sent again keeps the index (a photo
-                self._catalog = new   # replaced in place is a new file name: a new catalog)
-                self._catalog_version += 1
+            if new == self._catalog:
+                return
+            self._catalog = new
+            if self._child is not None and not self._child.retired:
+                self._child.commands.put(("catalog", new))
 
     def start(self) -> None:
-        if self.running:
-            return
-        # A stop event per thread: a thread still finishing a check after stop() never resumes.
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(self._stop,), name="cunbo-recognition", daemon=True)
-        self._thread.start()
+        """Start the process (it returns at once; the first check follows the index build). A
+        crashed process is cleaned up and replaced. Raises OSError when no process or no shared
+        memory can be had."""
+        with self._lock:
+            if self.running:
+                return
+            old, self._child = self._child, None
+            if old is not None:
+                self._end(old, 0.0)
+            remove_frame_blocks()  # of workers killed with their process group
+            block = FrameBlock.create()
+            commands, results = self._context.Queue(), self._context.Queue()
+            commands.cancel_join_thread()  # never wait at exit to feed a process that is gone
+            process = self._context.Process(
+                target=_serve, args=(block.name, commands, results, self._interval, self._niceness),
+                name="cunbo-recognition", daemon=True)
+            child = _Process(process, block, commands, results)
+            try:
+                process.start()
+            except BaseException:
+                child.retired = True
+                block.unlink()
+                block.close()
+                raise
+            if self._catalog:
+                commands.put(("catalog", self._catalog))
+            self.current, self.crashed, self.products = None, None, 0
+            child.feed = threading.Thread(target=self._feed, args=(child,), name="cunbo-recognition-feed", daemon=True)
+            self._child = child
+            child.feed.start()
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Stop checking (the thread ends after its current check, at most ``timeout`` waited)."""
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
-            if thread.is_alive():
-                log.warning("recognition thread still busy after %.1f s; it ends after its check", timeout)
-        self.current = None
+        """Stop checking: the process ends after its current check, is terminated after ``timeout``
+        and killed TERMINATE_WAIT_S later; the block is unlinked. Waits at most
+        ``timeout`` + 2 × TERMINATE_WAIT_S + FEED_JOIN_S."""
+        with self._lock:
+            child, self._child = self._child, None
+            if child is not None:
+                self._end(child, timeout)
+            self.current = None
 
     def status(self) -> dict[str, object] | None:
         """What is recognised now, JSON-ready: product id, score, box centre and inliers, or None."""
@@ -487,27 +710,62 @@ class RecognitionLoop:
         return {"product_id": match.product_id, "score": match.score, "position": list(match.centre),
                 "inliers": match.inliers}
 
-    def _run(self, stop: threading.Event) -> None:
-        _yield_to_the_frame_loop()
-        built = -1
-        while not stop.wait(self._interval):
-            with self._lock:
-                version, catalog = self._catalog_version, self._catalog
-            if version != built:
-                self._recognizer = Recognizer(CatalogIndex.build(catalog, self._cache))
-                self.current, built = None, version
-                continue  # building may have taken a while: check the stop before a frame
-            recognizer = self._recognizer
-            frame = self._frames()
-            if recognizer is None or frame is None:
-                continue
-            started = time.perf_counter()
+    def _end(self, child: _Process, timeout: float) -> None:
+        child.stop.set()
+        if not child.retired:
             try:
-                match = recognizer.feed(frame)
-            except cv2.error:
-                log.warning("recognition check failed", exc_info=True)
-                match = None
-            if not stop.is_set():
-                self.current = match
-            self.check_s += time.perf_counter() - started
-            self.checks += 1
+                child.commands.put(("stop",))
+            except (ValueError, OSError):  # closed already
+                pass
+            child.process.join(timeout)
+            for signal_it in (child.process.terminate, child.process.kill):
+                if child.process.exitcode is not None:
+                    break
+                signal_it()
+                child.process.join(TERMINATE_WAIT_S)
+            if child.process.exitcode is None:
+                log.error("recognition process %s did not end when killed", child.process.pid)
+        if child.feed is not None and child.feed is not threading.current_thread():
+            child.feed.join(FEED_JOIN_S)
+        self._retire(child, closing=child.feed is None or not child.feed.is_alive())
+
+    def _retire(self, child: _Process, closing: bool) -> None:
+        """Unlink the block and let the queues go (once per process)."""
+        with child.lock:
+            if child.retired:
+                return
+            child.retired = True
+        child.block.unlink()
+        if closing:  # only once the feed thread no longer writes into it
+            child.block.close()
+        for q in (child.commands, child.results):
+            q.close()
+
+    def _feed(self, child: _Process) -> None:
+        """In this process: every FEED_SHARE × interval, the newest frame downscaled into the block
+        and the results taken off their queue; a process found dead is reported and retired."""
+        while not child.stop.wait(self._interval * FEED_SHARE):
+            if not child.process.is_alive():
+                if not child.stop.is_set():
+                    self.crashed, self.current = child.process.exitcode, None
+                    log.error("recognition process ended unasked (exit code %s)", self.crashed)
+                    self._retire(child, closing=True)
+                return
+            frame = self._frames()
+            if frame is not None:
+                child.block.write(_downscale(frame, FRAME_SIDE)[0])
+            self._take_results(child)
+
+    def _take_results(self, child: _Process) -> None:
+        for _ in range(64):
+            try:
+                message = child.results.get_nowait()
+            except (queue.Empty, OSError, ValueError):
+                return
+            if message[0] == "check":
+                self.check_s += float(message[1])
+                self.checks += 1
+                if not child.stop.is_set():
+                    self.current = message[2]
+            elif message[0] == "catalog":
+                self.products, self.current = int(message[1]), None

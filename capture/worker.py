@@ -37,7 +37,7 @@ from pydantic import ValidationError
 from capture.channel import ChannelError, ChannelServer, WorkerRefused, request, stream
 from capture.errors import N_, CaptureError
 from capture.overlay import OverlayScene
-from capture.recognition import RecognitionLoop
+from capture.recognition import RecognitionLoop, remove_frame_blocks
 from capture.process import command_line, detached_popen_kwargs, kill_group, pid_alive
 from capture.settings import CaptureSettings
 from capture.supervisor import Supervisor
@@ -50,6 +50,9 @@ LAYOUT_STOP_S = 1.5
 STATUS_TIMEOUT_S = 1.5
 STOP_TIMEOUT_S = 4.0
 EXIT_WAIT_S = 1.0
+# The recognition process's own stop, before it is terminated; inside the web side's
+# RECOGNITION_TIMEOUT_S (1 s) with the terminate and kill waits added.
+RECOGNITION_STOP_S = 0.3
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -145,7 +148,7 @@ class BroadcastWorker:
         return supervisor
 
     def _finish(self) -> None:
-        self.recognition.stop()
+        self.recognition.stop(timeout=RECOGNITION_STOP_S)
         with self._op:
             self._stop_supervisor(SUPERVISOR_STOP_S)
             if self.phase != "failed":
@@ -184,7 +187,11 @@ class BroadcastWorker:
         width, height = self.settings.output_size
         status["recognized"] = self.recognition.status()
         loop = self.recognition
-        status["recognition"] = {"on": loop.running, "checks": loop.checks,
+        # "crashed": the recognition process ended unasked (its exit code in "exit_code"); the
+        # next {"on": true} starts a new one.
+        status["recognition"] = {"on": loop.running, "checks": loop.checks, "pid": loop.pid,
+                                 "products": loop.products, "crashed": loop.crashed is not None,
+                                 "exit_code": loop.crashed,
                                  "check_ms": round(1000 * loop.check_s / loop.checks, 1) if loop.checks else None}
         return {"status": status, "phase": self.phase, "recordings": list(self.recordings),
                 "layout": self.settings.layout, "size": [width, height], "pid": os.getpid()}
@@ -211,7 +218,7 @@ class BroadcastWorker:
 
     def _recognition(self, msg: dict[str, Any]) -> dict[str, Any]:
         """``{"on": bool, "catalog": {product id: [photo paths]}}``: look for these products in
-        the picture (a few checks a second on a thread of their own), or stop looking."""
+        the picture (a few checks a second in a process of their own), or stop looking."""
         catalog = msg.get("catalog")
         if isinstance(catalog, dict):
             try:
@@ -219,9 +226,12 @@ class BroadcastWorker:
             except (TypeError, ValueError) as exc:
                 raise CaptureError(N_("商品照片清单不对"), f"bad recognition catalog: {exc}") from exc
         if msg.get("on"):
-            self.recognition.start()
+            try:
+                self.recognition.start()
+            except OSError as exc:
+                raise CaptureError(N_("商品识别启动失败"), f"cannot start recognition: {exc}") from exc
         else:
-            self.recognition.stop(timeout=0.5)
+            self.recognition.stop(timeout=RECOGNITION_STOP_S)
         return {"on": self.recognition.running}
 
     def _layout(self, msg: dict[str, Any]) -> dict[str, Any]:
@@ -432,6 +442,7 @@ class Worker:
                 return
         kill_group(self.pid)
         self._wait_exit(2.0)
+        remove_frame_blocks(self.pid)  # nobody in the killed group was left to unlink them
 
     def _wait_exit(self, timeout: float) -> bool:
         if self.proc is not None:
@@ -457,6 +468,7 @@ class Worker:
             cmdline = command_line(pid)
             if "capture.worker" in cmdline and self.key in cmdline:
                 kill_group(pid)
+                remove_frame_blocks(pid)
 
     def remove_files(self) -> None:
         """Forget the worker once its session is closed (the log stays for diagnosis)."""
