@@ -73,7 +73,9 @@ def test_follow_switches_the_card_to_each_product_shown_and_never_to_an_unknown_
     session_id = start(api, recognition_video)
     try:
         assert api.post("/api/live/overlay", json={"recognition": "follow"}).json["recognition"] == "follow"
-        assert wait_until(lambda: status(api)["product_id"] == honey, timeout=8.0), status(api)
+        # The checks run in a process of their own, started now at low priority: on a loaded PC its
+        # start-up alone took up to 9 s (bench.recognition); the video loops, so honey comes back.
+        assert wait_until(lambda: status(api)["product_id"] == honey, timeout=20.0), status(api)
         now = status(api)
         assert now["recognized"]["product_id"] == honey and 0.6 <= now["recognized"]["score"] <= 1.0
         assert now["recognition"]["followed"]["product_id"] == honey  # the console says who switched
@@ -102,7 +104,7 @@ def test_suggest_waits_for_a_tap_and_a_tap_wins_over_follow(app, api, products, 
     try:
         assert status(api)["recognized"] is None
         api.post("/api/live/overlay", json={"recognition": "suggest"})
-        assert wait_until(lambda: (status(api)["recognized"] or {}).get("product_id") == honey, timeout=8.0)
+        assert wait_until(lambda: (status(api)["recognized"] or {}).get("product_id") == honey, timeout=20.0)
         assert status(api)["product_id"] is None, "suggest never switches by itself"
         assert api.post("/api/live/show", json={"product_id": honey}).status_code == 200  # the one tap
         # Follow, but the host taps a product that is not in the picture: the tap wins.
@@ -135,7 +137,7 @@ def test_the_mode_the_host_chose_is_where_their_next_live_starts(app, api, farme
     try:
         assert status(api)["recognition"]["mode"] == "suggest"
         # The worker was told too, not only the page: it finds the honey without another tap.
-        assert wait_until(lambda: (status(api)["recognized"] or {}).get("product_id") == honey, timeout=8.0), status(api)
+        assert wait_until(lambda: (status(api)["recognized"] or {}).get("product_id") == honey, timeout=20.0), status(api)
         assert status(api)["product_id"] is None
     finally:
         api.post("/api/live/stop")
