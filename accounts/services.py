@@ -53,6 +53,11 @@ class TooManyAttempts(LoginRefused):
         self.minutes = minutes
 
 
+def needs_password(role: str, pin: str | None) -> bool:
+    """Whether a new account of ``role`` must have a password: all but a farmer given a PIN."""
+    return not (role == FARMER and pin)
+
+
 def create_user(
     session: Session,
     username: str,
@@ -74,7 +79,7 @@ def create_user(
         raise AccountError(N_("用户名需 2–40 个字母、数字、汉字或 _ . -"))
     if role not in ROLES:
         raise AccountError(N_("未知角色 %(role)s，可选：%(roles)s"), role=repr(role), roles=", ".join(ROLES))
-    if not password and not (role == FARMER and pin):
+    if not password and needs_password(role, pin):
         raise AccountError(N_("请填写密码（只用 PIN 登录的农户可以不填，但要填 PIN 码）"), "password")
     if password:
         _check_password(password)

@@ -36,12 +36,14 @@ def init_app(app: Flask) -> None:
 @user_cli.command("create")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True)
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--password", default=None, help="密码（只用 PIN 登录的农户可以不填；不填又需要时会问）")
 @click.option("--display-name", default="", help="显示的名字，如 王大姐")
 @click.option("--pin", default=None, help="农户的 4–6 位 PIN 码")
 @click.option("--village", default="")
-def create_user(name: str, role: str, password: str, display_name: str, pin: str | None, village: str) -> None:
-    """Create a user NAME with ROLE."""
+def create_user(name: str, role: str, password: str | None, display_name: str, pin: str | None, village: str) -> None:
+    """Create a user NAME with ROLE (a farmer may have only a --pin)."""
+    if password is None and accounts.needs_password(role, pin):
+        password = click.prompt(_("密码"), hide_input=True, confirmation_prompt=True)
     with session_factory()() as session:
         try:
             accounts.create_user(

@@ -10,8 +10,9 @@ from flask_babel import Babel, get_locale, gettext
 
 from app.config import BASE_DIR
 from db import N_
+from db.notes import CHANGE, NOTES, ORDER_FIELDS
 
-__all__ = ["N_", "cli_locale", "init_app", "localized", "select_locale", "translated"]  # N_: the domain packages' marker
+__all__ = ["N_", "cli_locale", "init_app", "localized", "note_text", "select_locale", "translated"]  # N_: the domain packages' marker
 
 LANG_COOKIE = "cunbo_lang"
 babel = Babel()
@@ -45,6 +46,26 @@ def localized(exc: Exception) -> str:
     return translated(msgid, getattr(exc, "params", {}))
 
 
+def note_text(text: str | None, code: str | None = None, args: Mapping[str, Any] | None = None) -> str:
+    """A history note in the person's language: a system's (``code`` and ``args``, see
+    :mod:`db.notes`) rendered, a person's ``text`` as typed."""
+    if not code or code not in NOTES:
+        return text or ""
+    params = dict(args or {})
+    if code == "order_changed":
+        params["changes"] = gettext("；").join(
+            gettext(CHANGE, field=gettext(ORDER_FIELDS.get(c.get("field", ""), c.get("field", ""))),
+                    old=c.get("old", ""), new=c.get("new", ""))
+            for c in params.get("changes") or [] if isinstance(c, Mapping)
+        )
+    # Values are names and numbers a person or the system gave, not message ids: never translated.
+    message = gettext(NOTES[code])
+    try:
+        return message % params if "%(" in NOTES[code] else message
+    except (KeyError, TypeError, ValueError):  # a row whose values do not fit its message
+        return text or ""
+
+
 def cli_locale() -> str:
     """The command line's language: ``CUNBO_LANG`` (``en`` or ``zh_CN``), else Chinese."""
     wanted = os.environ.get("CUNBO_LANG", "").replace("-", "_")
@@ -68,3 +89,4 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: app.config["VILLAGE_TIMEZONE"])
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["translated"] = translated
+    app.jinja_env.globals["note_text"] = note_text

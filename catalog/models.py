@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
@@ -131,7 +133,10 @@ class ProductChange(Base):
     field: Mapped[str] = mapped_column(String(24))
     old_value: Mapped[int | None] = mapped_column(Integer, default=None)
     new_value: Mapped[int | None] = mapped_column(Integer, default=None)
-    reason: Mapped[str] = mapped_column(String(120), default="")
+    reason: Mapped[str] = mapped_column(String(120), default="")  # as a person typed it
+    # A reason the system wrote: a code of db.notes.NOTES and its values (then ``reason`` is empty).
+    reason_code: Mapped[str | None] = mapped_column(String(32), default=None)
+    reason_args: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

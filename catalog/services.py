@@ -28,6 +28,7 @@ from catalog.errors import (
 )
 from catalog.changes import stock_written
 from catalog.models import MAX_SELLING_POINTS, Product, ProductChange
+from db.notes import Note, split
 from catalog.text import has_hidden_characters
 from catalog.money import MAX_FEN, format_yuan
 from db import N_, utcnow
@@ -455,7 +456,7 @@ def create_product(
     price_fen: int,
     stock: int,
     sku: str | None = None,
-    reason: str = "新建商品",
+    reason: Note | str = Note("product_created"),
     **optional: Any,
 ) -> Product:
     """Add a product. ``farmer`` is the owner (a User or user name; None: the actor's own goods).
@@ -485,7 +486,7 @@ def create_product(
 
 
 def update_product(
-    session: Session, product: Product, actor: User, *, reason: str = "", **changes: Any
+    session: Session, product: Product, actor: User, *, reason: Note | str = "", **changes: Any
 ) -> list[str]:
     """Change fields of ``product`` (any of :data:`EDITABLE_FIELDS`, plus ``farmer``).
 
@@ -524,15 +525,19 @@ def record_change(
     old: int | None,
     new: int | None,
     actor: User | None,
-    reason: str,
+    reason: Note | str,
 ) -> ProductChange:
-    """Keep one price or stock change in the history (reason is cut to 120 characters)."""
+    """Keep one price or stock change in the history: a system's reason as its code and values,
+    a person's as typed (cut to 120 characters)."""
+    text, code, args = split(reason, 120)
     change = ProductChange(
         product_id=product_id,
         field=field,
         old_value=old,
         new_value=new,
-        reason=(reason or "")[:120],
+        reason=text,
+        reason_code=code,
+        reason_args=args,
         changed_by_id=actor.id if actor is not None else None,
     )
     session.add(change)
@@ -542,7 +547,7 @@ def record_change(
 _products = cast(Table, Product.__table__)
 
 
-def adjust_stock(session: Session, product_id: int, delta: int, actor: User | None, reason: str) -> int:
+def adjust_stock(session: Session, product_id: int, delta: int, actor: User | None, reason: Note | str) -> int:
     """Add ``delta`` (negative to take away) to a product's stock in one SQL statement.
 
     Returns the new stock. Raises :class:`OutOfStock` (nothing changed) when stock would go
@@ -572,7 +577,7 @@ def adjust_stock(session: Session, product_id: int, delta: int, actor: User | No
     return int(new)
 
 
-def set_stock(session: Session, product_id: int, stock: int, actor: User | None, reason: str) -> int:
+def set_stock(session: Session, product_id: int, stock: int, actor: User | None, reason: Note | str) -> int:
     """Set stock to a counted value, recording the exact value it replaced.
 
     A compare-and-set (``WHERE stock = :seen``) retried while orders change it underneath, so the
@@ -596,7 +601,7 @@ def set_stock(session: Session, product_id: int, stock: int, actor: User | None,
             return stock
 
 
-def adjust_stocks(session: Session, deltas: Mapping[int, int], actor: User, reason: str) -> dict[int, int]:
+def adjust_stocks(session: Session, deltas: Mapping[int, int], actor: User, reason: Note | str) -> dict[int, int]:
     """Bulk stock adjustment: ``{product_id: delta}`` → ``{product_id: new stock}``.
 
     All or nothing for the caller: on :class:`OutOfStock` (or :class:`ProductNotFound`) the

@@ -52,6 +52,7 @@ from catalog.services import (
     require_manager,
 )
 from db import FIRST_YEAR, LAST_YEAR, in_calendar, utcnow
+from db.notes import Note, split
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 VILLAGE_ZONE = ZoneInfo("Asia/Shanghai")
@@ -670,7 +671,7 @@ def import_products(
     data_dir: Any = None,
     farmer: User | None = None,
     zone: ZoneInfo = VILLAGE_ZONE,
-    reason: str = "CSV 导入",
+    reason: Note | str = Note("imported"),
     progress: Progress = no_progress,
 ) -> ImportReport:
     """Upsert products by sku from CSV ``data``; attach ``photos`` named after skus (``A001.jpg``).
@@ -790,7 +791,7 @@ def _attach_photos(
     return stored
 
 
-def _write(session: Session, plans: Sequence[RowPlan], actor: User, reason: str, progress: Progress) -> None:
+def _write(session: Session, plans: Sequence[RowPlan], actor: User, reason: Note | str, progress: Progress) -> None:
     """Bulk-insert new products, bulk-update changed ones, and keep the history of both."""
     creates = [p for p in plans if p.action == "create"]
     updates = [p for p in plans if p.action == "update"]
@@ -849,10 +850,11 @@ def _recheck_stock(session: Session, updates: Sequence[RowPlan]) -> None:
                 del plan.changes["stock"]
 
 
-def _change(product_id: int | None, field_name: str, old: Any, new: Any, actor: User, reason: str,
+def _change(product_id: int | None, field_name: str, old: Any, new: Any, actor: User, reason: Note | str,
             now: datetime) -> dict[str, Any]:
+    text, code, args = split(reason, 120)
     return {"product_id": product_id, "field": field_name, "old_value": old, "new_value": new,
-            "reason": reason[:120], "changed_by_id": actor.id, "changed_at": now}
+            "reason": text, "reason_code": code, "reason_args": args, "changed_by_id": actor.id, "changed_at": now}
 
 
 # ---------------------------------------------------------------------------------------------

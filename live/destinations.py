@@ -40,11 +40,12 @@ def split_push_url(url: str) -> tuple[str, str]:
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme.lower() not in SCHEMES or not parts.hostname:
-        raise DestinationError(N_("推流地址要以 rtmp:// 或 rtmps:// 开头"))
+        # The farmer reads this: no scheme names, just where the right address is found.
+        raise DestinationError(N_("这不是推流地址：请在平台的直播后台复制完整的推流地址，粘贴到这里"))
     path = parts.path.lstrip("/")
     app, _, key = path.partition("/")
     if not app:
-        raise DestinationError(N_("推流地址缺少应用路径，如 rtmp://服务器/live/推流码"))
+        raise DestinationError(N_("推流地址不完整：请在平台的直播后台复制完整的推流地址，粘贴到这里"))
     server = f"{parts.scheme}://{parts.netloc}/{app}"
     if parts.query:
         key = f"{key}?{parts.query}" if key else ""

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
@@ -134,7 +135,10 @@ class OrderEvent(Base):
     to_status: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    note: Mapped[str] = mapped_column(String(200), default="")
+    note: Mapped[str] = mapped_column(String(200), default="")  # as a person typed it
+    # A note the system wrote: a code of db.notes.NOTES and its values (then ``note`` is empty).
+    note_code: Mapped[str | None] = mapped_column(String(32), default=None)
+    note_args: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
 
     order: Mapped[Order] = relationship(back_populates="events")
     actor: Mapped[User] = relationship()

@@ -29,6 +29,7 @@ from catalog.changes import stock_written
 from catalog.models import Product, ProductChange, price_in_force
 from catalog.text import has_hidden_characters
 from db import N_, utcnow
+from db.notes import Note, split
 from orders.errors import (
     Conflict,
     DuplicateOrder,
@@ -206,10 +207,10 @@ def _return_stock(session: Session, product_id: int, quantity: int) -> int:
     return new_stock
 
 
-def _record_stock_change(session: Session, product_id: int, old: int, new: int, actor: User, reason: str) -> None:
+def _record_stock_change(session: Session, product_id: int, old: int, new: int, actor: User, reason: Note) -> None:
     session.execute(_INSERT_CHANGE, {
-        "product_id": product_id, "field": "stock", "old_value": old, "new_value": new, "reason": reason[:120],
-        "changed_by_id": actor.id, "changed_at": utcnow(),
+        "product_id": product_id, "field": "stock", "old_value": old, "new_value": new, "reason": "",
+        "reason_code": reason.code, "reason_args": reason.args, "changed_by_id": actor.id, "changed_at": utcnow(),
     })
 
 
@@ -375,9 +376,12 @@ def log_order(
 # --- changing an order before hand-off ------------------------------------------------------------
 
 def _event(session: Session, order: Order, from_status: str | None, to_status: str, actor: User,
-           note: str = "", at: datetime | None = None) -> None:
+           note: Note | str = "", at: datetime | None = None) -> None:
+    """One row of the order's trail: a system's note as its code and values, a person's as typed."""
+    text, code, args = split(note, 200)
     session.execute(_INSERT_EVENT, {"order_id": order.id, "from_status": from_status, "to_status": to_status,
-                                    "actor_id": actor.id, "at": at or utcnow(), "note": note[:200]})
+                                    "actor_id": actor.id, "at": at or utcnow(), "note": text,
+                                    "note_code": code, "note_args": args})
     # The trail may have been read already in this session; let the next read see the new row.
     session.expire(order, ["events"])
 
@@ -426,7 +430,7 @@ def cancel_order(session: Session, *, actor: User, order_id: int, note: str = ""
     _set_if_new(session, order, status="cancelled")
     new_stock = _return_stock(session, order.product_id, order.quantity)
     _record_stock_change(session, order.product_id, new_stock - order.quantity, new_stock, actor,
-                         f"取消订单 #{order.id}")
+                         Note("order_cancelled", {"id": order.id}))
     _event(session, order, "new", "cancelled", actor, note)
     session.flush()
     return order
@@ -462,26 +466,27 @@ def update_order(
         values["address"] = _clean_text(address, N_("地址"), 200)
     if packages is not None:
         values["packages"] = clean_quantity(packages, N_("件数"), "packages")
-    changes = [f"{k}: {getattr(order, k)} → {v}" for k, v in values.items() if getattr(order, k) != v]
+    changes = [{"field": k, "old": str(getattr(order, k)), "new": str(v)}
+               for k, v in values.items() if getattr(order, k) != v]
     delta = 0
     if quantity is not None:
         new_quantity = clean_quantity(quantity)
         delta = new_quantity - order.quantity
         if delta:
             values.update(quantity=new_quantity, total_fen=order.unit_price_fen * new_quantity)
-            changes.append(f"quantity: {order.quantity} → {new_quantity}")
+            changes.append({"field": "quantity", "old": str(order.quantity), "new": str(new_quantity)})
     if not changes:
         return order
     # The state check comes first so that a frozen order never touches the stock.
     _set_if_new(session, order, **values)
-    reason = f"修改订单 #{order.id}"
+    reason = Note("order_edited", {"id": order.id})
     if delta > 0:
         new_stock = _take_stock(session, order.product_id, delta)
         _record_stock_change(session, order.product_id, new_stock + delta, new_stock, actor, reason)
     elif delta < 0:
         new_stock = _return_stock(session, order.product_id, -delta)
         _record_stock_change(session, order.product_id, new_stock + delta, new_stock, actor, reason)
-    _event(session, order, "new", "new", actor, "修改 " + "; ".join(changes))
+    _event(session, order, "new", "new", actor, Note("order_changed", {"changes": changes}))
     session.flush()
     return order
 
@@ -538,7 +543,8 @@ def hand_off(session: Session, *, actor: User, order_ids: Sequence[int], partner
         raise Conflict(N_("有订单刚被别人改动了，没有交接任何订单，请刷新后再交接"))
     for order in found.values():
         session.refresh(order)
-        _event(session, order, "new", "handed_off", actor, f"交接单 #{handoff.id} → {partner_user.name}", now)
+        _event(session, order, "new", "handed_off", actor,
+               Note("handed_off", {"handoff": handoff.id, "partner": partner_user.name}), now)
     session.flush()
     session.refresh(handoff)
     return handoff
@@ -563,7 +569,7 @@ def ack_handoff(session: Session, *, actor: User, handoff_id: int) -> Handoff:
     session.refresh(handoff)
     if acked:
         for order in handoff.orders:
-            _event(session, order, order.status, order.status, actor, f"发货方确认取件 (交接单 #{handoff.id})", now)
+            _event(session, order, order.status, order.status, actor, Note("picked_up", {"handoff": handoff.id}), now)
         session.flush()
     return handoff
 
@@ -605,7 +611,8 @@ def add_shipment(session: Session, *, actor: User, order_id: int, carrier: str, 
     ))
     if changed != 1:
         raise Conflict(N_("订单刚被别人改动了，请刷新后再试"))
-    note = f"{carrier} {tracking_no}" if before == "handed_off" else f"更正运单号：{carrier} {tracking_no}"
+    note: Note | str = (f"{carrier} {tracking_no}" if before == "handed_off"
+                        else Note("tracking_corrected", {"carrier": carrier, "tracking_no": tracking_no}))
     session.refresh(order)
     _event(session, order, before, "shipped", actor, note)
     session.flush()

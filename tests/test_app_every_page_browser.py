@@ -25,8 +25,10 @@ through the login form and opens every HTML page of the URL map, in Chinese and 
 
 While a modal dialog is open, what is behind its backdrop is inert and not measured. Not measured:
 text placed over a sibling picture or video (the background walk follows ancestors only), the
-browser's own text inside native controls (a date field's 年/月/日 follows the PC's locale), and
-states that only a POST reaches (a form's errors, an import's preview).
+browser's own text inside native controls (a date field's 年/月/日 follows the PC's locale).
+States that only submitting a form reaches (an import's dry run, a form with its fields flagged, a
+hand-off batch just created, a refused tracking number, a failed login: :data:`FORM_STATES`) and the
+console live, with 记一单 open and after 结束直播 are walked by the tests after the page walk.
 
 Every violation of every page is collected, written to ``screenshots/every-page-audit.txt`` and
 asserted at once. Pages are taken from ``app.url_map``: a GET page missing from :data:`PAGES`
@@ -68,10 +70,6 @@ ALLOWED_LATIN = ("PIN", "Excel", "WPS", "MB", "GB", "kB", "xm")
 # the names their computer's file lists (Excel's and WPS's 另存为, the photo picker) give those file
 # types. Never on a farmer's page (issue 16, finding 6).
 ALLOWED_LATIN_FOR_FILES = ("CSV", "PDF", "JPG", "PNG")
-# Notes the domain code stores in Chinese and pages show as they are (a product change's reason,
-# an order event's note): server messages, which the server-message work turns into message ids.
-# Listed in the report, not failed, until then: (page, text the finding's text starts with).
-SERVER_MESSAGES = (("catalog.detail", "新建商品"), ("catalog.detail", "订单 #"), ("orders.show", "交接单 #"))
 ROLES = {  # role → who logs in (demo people; admin added below); "guest" is nobody logged in
     "guest": None, "farmer": "wangdajie", "coordinator": "zhanzhang", "trainer": "laoshi",
     "partner": "bangfu", "admin": "boss",
@@ -147,7 +145,7 @@ FILE_SUFFIXES = (".csv", ".pdf", ".json", ".svg", ".jpg", ".png", ".mjpg")
 GUEST_PAGES = ("auth.login", "auth.pin_login")
 # A few pages per role photographed at both sizes, to be looked at.
 SHOTS = {"guest": ("auth.login", "auth.pin_login"), "farmer": ("main.home", "live.console", "live.session_page"),
-         "coordinator": ("main.home", "catalog.index", "orders.index"), "trainer": ("main.home", "contests.show"),
+         "coordinator": ("main.home", "catalog.index", "catalog.detail", "orders.index", "orders.show"), "trainer": ("main.home", "contests.show"),
          "partner": ("main.home", "handoffs.show"), "admin": ("main.home", "users.index", "site.settings")}
 
 
@@ -257,6 +255,17 @@ def settle(page: Page) -> None:
         await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))); }""")
 
 
+def role_page(browser: Browser, server_url: str, role: str):  # type: ignore[no-untyped-def]
+    """A new browser context with one page, logged in as ``role`` (not for the guest), and the
+    Latin words that role's pages may show."""
+    context = browser.new_context(viewport=SIZES["1366x768"], locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    if ROLES[role]:
+        log_in(page, server_url, ROLES[role])
+    return context, page, list(ALLOWED_LATIN) + ([] if role == "farmer" else list(ALLOWED_LATIN_FOR_FILES))
+
+
 def walk(browser: Browser, server_url: str, ids: Ids, data: list[str], screenshot_dir: Path,
          ) -> tuple[list[Finding], list[str], list[str]]:
     """Every page for every role; returns the findings, what could not be measured, and a log of
@@ -264,13 +273,8 @@ def walk(browser: Browser, server_url: str, ids: Ids, data: list[str], screensho
     findings: list[Finding] = []
     unmeasured: list[str] = []
     refused: list[str] = []
-    for role, username in ROLES.items():
-        context = browser.new_context(viewport=SIZES["1366x768"], locale="zh-CN")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        if username:
-            log_in(page, server_url, username)
-        allowed = list(ALLOWED_LATIN) + ([] if role == "farmer" else list(ALLOWED_LATIN_FOR_FILES))
+    for role in ROLES:
+        context, page, allowed = role_page(browser, server_url, role)
         for lang, code in LANGUAGES.items():
             context.add_cookies([{"name": LANG_COOKIE, "value": code, "url": server_url}])
             error_page_seen = False
@@ -321,38 +325,161 @@ def test_every_page_reads_well_for_every_role_at_both_sizes_in_both_languages(
         browser: Browser, app, server_url, session, flat_video, screenshot_dir):
     ids = stage(app, session, flat_video)
     findings, unmeasured, refused = walk(browser, server_url, ids, data_strings(session), screenshot_dir)
-    def server_message(f: Finding) -> bool:
-        return f.check == "chinese-on-english-page" and any(
-            f.page == page and f.text.startswith(text) for page, text in SERVER_MESSAGES)
-
-    report = [f.line() for f in findings if not server_message(f)]
+    # Notes the server wrote into a history (新建商品, 订单 #12, 交接单 #1 → …) are server messages: an
+    # English page showing them in Chinese fails like any other (they are stored as codes, db/notes.py).
+    report = [f.line() for f in findings]
     (screenshot_dir / "every-page-audit.txt").write_text("\n".join([
         f"{len(report)} violations", *report,
         "", f"{len(unmeasured)} unmeasured (text on a picture)", *unmeasured,
-        "", "server messages stored in Chinese (SERVER_MESSAGES)", *[f.line() for f in findings if server_message(f)],
         "", "refused (a role's error page is audited once per language)", *refused]) + "\n", encoding="utf-8")
     assert not report, f"{len(report)} violations:\n" + "\n".join(report)
 
 
+# States that only submitting a form reaches, per role: (name, what to do on the page). Each runs
+# once per language and is measured at both sizes like the pages above.
+CATALOG_CSV = ("编号,名称,单位,价格,库存\nJL-XM-01,巨鹿小米,斤,19,180\n,新米,斤,12,30\nJL-BAD-1,坏行,斤,不知道,很多\n")
+ORDERS_CSV = ("订单号,商品名称,数量,收货人,手机,收货地址\nDY-0001,巨鹿小米,2,刘六,13900139000,河北省巨鹿县城关镇 1 号\n"
+              "DY-0002,没有这个商品,1,刘七,123,\n")
+
+
+def _submit(page: Page, button: str = "main form button[type=submit]") -> None:
+    """Submit as typed, letting the server judge it (what a browser without form checks sends)."""
+    page.evaluate("document.querySelectorAll('form').forEach(f => { f.noValidate = true; })")
+    with page.expect_navigation(wait_until="load"):
+        page.locator(button).last.click()
+
+
+def _catalog_dry_run(page: Page) -> None:
+    page.locator("#import-file").set_input_files(
+        {"name": "商品.csv", "mimeType": "text/csv", "buffer": CATALOG_CSV.encode("utf-8-sig")})
+    page.locator("#import-farmer").select_option("wangdajie")
+    page.locator("#check-button").click()
+    expect(page.locator("#preview-table")).to_be_visible()
+
+
+def _orders_dry_run(page: Page) -> None:
+    page.locator("input[type=file]").set_input_files(
+        {"name": "orders.csv", "mimeType": "text/csv", "buffer": ORDERS_CSV.encode("utf-8-sig")})
+    page.locator("input[name=dry_run]").check()
+    _submit(page)
+
+
+def _empty_form(page: Page) -> None:
+    _submit(page)
+    expect(page.locator(".field-error, .flash.error").first).to_be_visible()
+
+
+def _bad_stock(page: Page) -> None:
+    page.locator("td.delta input").first.fill("三十")
+    _submit(page, "form.stock-form button[type=submit]")
+    expect(page.locator(".field-error").first).to_be_visible()
+
+
+def _hand_off(page: Page) -> None:
+    page.locator("input[name=order_ids]").first.check()
+    _submit(page, "#hand-off")
+    expect(page).to_have_url(re.compile(r"/handoffs/\d+$"))
+
+
+def _short_password(page: Page) -> None:
+    page.locator("input[name=username]").fill("xinren")
+    page.locator("select[name=role]").select_option("coordinator")
+    page.locator("input[name=password]").fill("123")
+    _empty_form(page)
+
+
+def _bad_destination(page: Page) -> None:
+    page.locator("input[name=server_url]").fill("不是地址")
+    _empty_form(page)
+
+
+def _wrong_tracking_number(page: Page) -> None:
+    if page.locator("#ack").count():
+        _submit(page, "#ack")
+    row = page.locator("form.ship-form").first
+    row.locator("input[name=carrier]").fill("顺丰")
+    row.locator("input[name=tracking_no]").fill("不对的号")
+    row.locator("button[type=submit]").click()
+    expect(row.locator(".ship-message")).not_to_be_empty()
+
+
+def _wrong_password(page: Page) -> None:
+    page.locator("input[name=username]").fill("nobody")
+    page.locator("input[name=password]").fill("wrong-password")
+    _empty_form(page)
+
+
+FORM_STATES: dict[str, tuple[tuple[str, str, object], ...]] = {  # role → (endpoint, state, action)
+    "guest": (("auth.login", "wrong password", _wrong_password),),
+    "farmer": (("live.destinations", "refused address", _bad_destination),
+               ("orders.new", "fields flagged", _empty_form)),
+    "coordinator": (("catalog.import_page", "dry-run preview", _catalog_dry_run),
+                    ("catalog.new", "fields flagged", _empty_form),
+                    ("catalog.stock", "fields flagged", _bad_stock),
+                    ("orders.new", "fields flagged", _empty_form),
+                    ("orders.import_csv", "dry-run report", _orders_dry_run),
+                    ("broadcasts.new", "fields flagged", _empty_form),
+                    ("handoffs.new", "batch just created", _hand_off)),
+    "trainer": (("contests.new", "fields flagged", _empty_form),),
+    "partner": (("handoffs.show", "refused tracking number", _wrong_tracking_number),),
+    "admin": (("users.index", "fields flagged", _short_password),),
+}
+
+
+def test_pages_reached_by_a_form_read_well_for_their_role_at_both_sizes_in_both_languages(
+        browser: Browser, app, server_url, session, flat_video, screenshot_dir):
+    """The states a GET never shows (issue 16): an import's dry run, forms with fields flagged, a
+    hand-off batch just created, a refused tracking number, a failed login; the same checks."""
+    ids = stage(app, session, flat_video)
+    millet = session.get(Product, ids.product)
+    coordinator = session.scalar(select(User).where(User.username == "zhanzhang"))
+    for _ in LANGUAGES:  # one complete new order per batch to create
+        factories.order(session, millet, coordinator)
+    # What the files and fields above hold is user data too, though a dry run stores none of it.
+    rows = CATALOG_CSV.splitlines()[1:] + ORDERS_CSV.splitlines()[1:]  # not the headers: labels are checked
+    typed = sorted({cell for line in rows for cell in line.split(",") if len(cell) > 1}
+                   | {"nobody", "xinren", "顺丰", "不对的号", "三十", "不是地址"})
+    findings: list[Finding] = []
+    unmeasured: list[str] = []
+    for role, states in FORM_STATES.items():
+        context, page, allowed = role_page(browser, server_url, role)
+        for lang, code in LANGUAGES.items():
+            context.add_cookies([{"name": LANG_COOKIE, "value": code, "url": server_url}])
+            for endpoint, state, action in states:
+                page.set_viewport_size(SIZES["1366x768"])
+                page.goto(server_url + PAGES[endpoint].format(**vars(ids)), wait_until="load")
+                action(page)  # type: ignore[operator]
+                session.rollback()  # see what the form just stored
+                name = f"{endpoint} ({state})"
+                audit(page, Finding(role, lang, "", name, "", "", "", ""), data_strings(session) + typed, allowed,
+                      findings, unmeasured, screenshot_dir)
+        context.close()
+    report = [f.line() for f in findings]
+    (screenshot_dir / "every-form-state-audit.txt").write_text(
+        "\n".join([f"{len(report)} violations", *report, "", f"{len(unmeasured)} unmeasured", *unmeasured]) + "\n",
+        encoding="utf-8")
+    assert not report, f"{len(report)} violations:\n" + "\n".join(report)
+
+
 @pytest.mark.media
-def test_the_live_console_reads_well_while_live_and_with_the_order_form_open(
+def test_the_live_console_reads_well_while_live_with_the_order_form_open_and_after_stopping(
         browser: Browser, app, server_url, session, api_as, flat_video, screenshot_dir):
     """The farmer's main screen in its live state (a video file as the camera), which the walk
-    above sees only before going live; then with 记一单 open."""
+    above sees only before going live; then with 记一单 open; then after 结束直播, with the result."""
     from tests.live_helpers import wait_until
 
     stage(app, session, flat_video)
     farmer = session.scalar(select(User).where(User.username == "wangdajie"))
     api = api_as(farmer)
-    started = api.post("/api/live/start", json={"video": str(flat_video), "audio": "none", "destinations": [],
-                                                "preset": "480p30"})
-    assert started.status_code == 201, started.json
-    assert wait_until(lambda: api.get("/api/live/status").json["state"] == "live", timeout=30)
     data, findings, unmeasured = data_strings(session), [], []
     context = browser.new_context(viewport=SIZES["1366x768"], locale="zh-CN")
     page = context.new_page()
     log_in(page, server_url, farmer.username)
     for lang, code in LANGUAGES.items():
+        started = api.post("/api/live/start", json={"video": str(flat_video), "audio": "none", "destinations": [],
+                                                    "preset": "480p30"})
+        assert started.status_code == 201, started.json
+        assert wait_until(lambda: api.get("/api/live/status").json["state"] == "live", timeout=30)
         context.add_cookies([{"name": LANG_COOKIE, "value": code, "url": server_url}])
         page.set_viewport_size(SIZES["1366x768"])
         page.goto(f"{server_url}/live/")
@@ -364,8 +491,17 @@ def test_the_live_console_reads_well_while_live_and_with_the_order_form_open(
         expect(page.locator("#order-dialog")).to_be_visible()
         audit(page, Finding("farmer", lang, "", "live.console (记一单)", "", "", "", ""), data, list(ALLOWED_LATIN),
               findings, unmeasured, screenshot_dir)
+        # 结束直播 (and the browser's 确定): the result the console shows only after a stop.
+        page.keyboard.press("Escape")
+        expect(page.locator("#order-dialog")).to_be_hidden()
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.locator("#btn-stop").click()
+        expect(page.locator("#summary-link")).to_be_visible(timeout=20_000)
+        expect(page.locator("#after")).to_be_visible()
+        assert wait_until(lambda: api.get("/api/live/status").json["state"] == "idle", timeout=30)
+        audit(page, Finding("farmer", lang, "", "live.console (after stop)", "", "", "", ""), data,
+              list(ALLOWED_LATIN), findings, unmeasured, screenshot_dir)
     context.close()
-    assert api.post("/api/live/stop").status_code == 200
     report = [f.line() for f in findings]
     assert not report and not unmeasured, f"{len(report)} violations:\n" + "\n".join(report + unmeasured)
 

@@ -92,7 +92,7 @@ def test_upsert_by_sku_counts_created_updated_and_unchanged_and_keeps_history(se
     assert products["A001"].price_fen == 6200 and products["A001"].promo_price_fen == 4990  # column absent: kept
     new = [p for p in products.values() if p.name == "小米"][0]
     assert new.sku.startswith("CB") and new.name_initials == "xm"
-    change = session.scalars(select(ProductChange).where(ProductChange.reason == "CSV 导入",
+    change = session.scalars(select(ProductChange).where(ProductChange.reason_code == "imported",
                                                          ProductChange.old_value == 5990)).one()
     assert (change.field, change.new_value, change.changed_by_id) == ("price_fen", 6200, coord.id)
 
@@ -267,7 +267,7 @@ def test_stock_sold_while_an_import_is_checked_is_recorded_truthfully(app, sessi
     report = spreadsheet.import_products(session, factories.catalog_csv(rows), coord, progress=an_order_comes_in)
     session.commit()
     assert report.updated == 1
-    change = session.scalars(select(ProductChange).where(ProductChange.reason == "CSV 导入", ProductChange.field == "stock",
+    change = session.scalars(select(ProductChange).where(ProductChange.reason_code == "imported", ProductChange.field == "stock",
                                                          ProductChange.old_value.is_not(None))).one()
     assert (change.old_value, change.new_value) == (17, 50)  # 20 minus the 3 just sold, not the stale 20
 

@@ -60,13 +60,15 @@ def test_an_order_takes_stock_freezes_the_price_and_records_history_and_audit(se
     assert order.buyer_phone == "13912345678"
     assert order.farmer_id == people["farmer"].id and order.logged_by_id == people["coordinator"].id
     assert stock_of(session, product) == 7
-    # The database's orders_logged trigger (migration 0004) writes both rows from the new order.
+    # The database's orders_logged trigger (migrations 0004, 0016) writes both rows from the new order,
+    # the stock row's reason as a code and values.
     change = session.scalars(select(ProductChange).where(ProductChange.product_id == product.id)).one()
-    assert (change.field, change.old_value, change.new_value, change.reason) == ("stock", 10, 7, f"订单 #{order.id}")
+    assert (change.field, change.old_value, change.new_value, change.reason) == ("stock", 10, 7, "")
+    assert (change.reason_code, change.reason_args) == ("order_logged", {"id": order.id})
     assert (change.changed_by_id, change.changed_at) == (people["coordinator"].id, order.created_at)
     event = session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id)).one()
     assert (event.from_status, event.to_status, event.actor_id) == (None, "new", people["coordinator"].id)
-    assert (event.at, event.note) == (order.created_at, "")
+    assert (event.at, event.note, event.note_code) == (order.created_at, "", None)
 
     # A later price change does not touch the logged order.
     product.price_fen = 9900
@@ -100,8 +102,8 @@ def test_cancelling_returns_the_stock_and_is_audited(session, people):
     session.commit()
     assert order.status == "cancelled"
     assert stock_of(session, product) == 10
-    reasons = session.scalars(select(ProductChange.reason).order_by(ProductChange.id)).all()
-    assert reasons == [f"订单 #{order.id}", f"取消订单 #{order.id}"]
+    reasons = session.execute(select(ProductChange.reason_code, ProductChange.reason_args).order_by(ProductChange.id)).all()
+    assert [tuple(r) for r in reasons] == [("order_logged", {"id": order.id}), ("order_cancelled", {"id": order.id})]
     trail = [(e.from_status, e.to_status) for e in session.scalars(select(OrderEvent).order_by(OrderEvent.id))]
     assert trail == [(None, "new"), ("new", "cancelled")]
     with pytest.raises(WrongState):

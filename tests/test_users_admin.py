@@ -5,6 +5,7 @@ import re
 
 from sqlalchemy import select
 
+from accounts import services as accounts
 from accounts.models import User
 from tests import factories
 from tests.conftest import csrf_token, login
@@ -180,3 +181,21 @@ def test_the_coordinator_keeps_each_farmers_pickup_address_and_phone(app, client
     client.post("/auth/logout", data={"csrf_token": csrf_token(client)})
     login(client, "wang")
     assert client.get("/users/pickups").status_code == 403
+
+
+def test_flask_user_create_makes_a_pin_only_farmer_and_still_asks_other_roles_for_a_password(app, session):
+    cli = app.test_cli_runner()
+    made = cli.invoke(args=["user", "create", "zhao", "--role", "farmer", "--pin", "2468"], input="")
+    assert made.exit_code == 0, made.output
+    farmer = by_name(session, "zhao")
+    assert farmer.password_hash is None
+    assert accounts.authenticate_pin(session, "zhao", "2468", "127.0.0.1").id == farmer.id
+    session.commit()  # the login's bookkeeping, so the next command may write
+
+    # A coordinator (or a farmer without a PIN) needs a password: it is asked for, and without one nothing is made.
+    for args in (["li", "--role", "coordinator", "--pin", "1357"], ["qian", "--role", "farmer"]):
+        refused = cli.invoke(args=["user", "create", *args], input="")
+        assert refused.exit_code != 0 and by_name(session, args[0]) is None
+    asked = cli.invoke(args=["user", "create", "li", "--role", "coordinator"], input="password123\npassword123\n")
+    assert asked.exit_code == 0, asked.output
+    assert accounts.authenticate(session, "li", "password123", "127.0.0.1").id == by_name(session, "li").id

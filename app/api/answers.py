@@ -130,6 +130,8 @@ class OrderEvent(Answer):
     by: str
     at: Iso
     note: str
+    note_code: str | None  # a note the system wrote (db.notes.NOTES); null: typed by a person
+    note_args: dict[str, Any] | None
 
 
 class OrderWithEvents(Order):

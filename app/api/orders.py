@@ -19,7 +19,7 @@ from app.api import bp
 from app.api.errors import ApiError, error_code, load_body
 from app.database import get_db
 from app.inputs import Body, Id, Int, parse_id
-from app.i18n import localized, translated
+from app.i18n import localized, note_text, translated
 from app.orders.common import finish_upload, flag, status_for
 from app.security import signed_in_user
 from orders import importer
@@ -112,12 +112,14 @@ def list_orders() -> ResponseReturnValue:
 
 @bp.get("/orders/<int:order_id>")
 def show_order(order_id: int) -> ResponseReturnValue:
-    """One order with its audit trail (``events``: from, to, who, when)."""
+    """One order with its audit trail (``events``: from, to, who, when, and the note in the
+    reader's language with, for a note the system wrote, its ``note_code`` and ``note_args``)."""
     with order_errors():
         order = orders.get_order(get_db(), current_user, order_id)
     data = orders.order_to_dict(order)
     data["events"] = [
-        {"from": e.from_status, "to": e.to_status, "by": e.actor.username, "at": e.at.isoformat(), "note": e.note}
+        {"from": e.from_status, "to": e.to_status, "by": e.actor.username, "at": e.at.isoformat(),
+         "note": note_text(e.note, e.note_code, e.note_args), "note_code": e.note_code, "note_args": e.note_args}
         for e in order.events
     ]
     return jsonify(data)

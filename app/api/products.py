@@ -35,6 +35,7 @@ from app.inputs import Body, Day, Int, Moment
 from catalog import photos, services, spreadsheet
 from catalog.errors import CatalogError, ImportFileRejected
 from catalog.models import Product
+from db.notes import Note
 
 # Keys of the answer that a client may send back unchanged in a PATCH; they are not fields.
 READ_ONLY_KEYS = frozenset({"id", "farmer_name", "price_now_fen", "photos", "photo_urls", "updated_at"})
@@ -177,7 +178,7 @@ def update_product(product_id: int) -> ResponseReturnValue:
     product = _managed_product(product_id)
     body = load_body(ProductChanges)
     changes = body.model_dump(exclude_unset=True)
-    reason = changes.pop("reason", "") or "接口修改"
+    reason: Note | str = changes.pop("reason", "") or Note("api_edit")
     with catalog_errors():
         services.update_product(session, product, current_user, reason=reason, **changes)
     session.commit()

@@ -26,6 +26,7 @@ from catalog.models import COMMON_UNITS, Product, ProductPhoto
 from catalog.money import format_yuan
 from catalog.spreadsheet import COLUMNS, MAX_IMPORT_BYTES
 from db import utcnow
+from db.notes import Note
 
 PAGE_SIZE = 100
 # Sort choices shown on the list page: (key of services.SORTS, msgid).
@@ -36,6 +37,9 @@ SORT_CHOICES = (
 )
 MAX_PAGE = 100_000
 FIELD_LABELS = {"price_fen": N_("单价"), "promo_price_fen": N_("促销价"), "stock": N_("库存")}
+# The dry run's "变化" column names a product's fields by their column headers, never by code.
+CHANGE_LABELS = {**{c.key: c.header for c in COLUMNS}, "price_fen": N_("单价"), "promo_price_fen": N_("促销价"),
+                 "promo_starts_at": N_("促销开始"), "promo_ends_at": N_("促销结束")}
 
 
 def _count_visible(user: User) -> int:
@@ -119,13 +123,13 @@ def _save(form: ProductForm, product: Product | None) -> Product | None:
     try:
         if product is None:
             picture = read_photo(upload) if upload is not None and upload.filename else None
-            product = services.create_product(session, actor=current_user, reason=reason or "新建商品", **values)
+            product = services.create_product(session, actor=current_user, reason=reason or Note("product_created"), **values)
             if picture is not None:
                 photos.add_photo(session, data_dir(), product, picture, current_user)
         else:
             if values["sku"] is None:
                 values.pop("sku")
-            services.update_product(session, product, current_user, reason=reason or "页面修改", **values)
+            services.update_product(session, product, current_user, reason=reason or Note("page_edit"), **values)
     except CatalogError as exc:
         session.rollback()
         if not form.add_error(exc.field, localized(exc)):
@@ -245,7 +249,7 @@ def stock() -> ResponseReturnValue:
     errors: dict[int, str] = {}
     if request.method == "POST":
         deltas, errors = _read_deltas(request.form, {p.id for p in products})
-        reason = request.form.get("reason", "").strip() or _("盘点调整")
+        reason: Note | str = request.form.get("reason", "").strip() or Note("stock_count")
         if not errors and not deltas:
             flash(_("没有填写任何变化"), "error")
         elif not errors:
@@ -290,4 +294,5 @@ def _read_deltas(form: Any, allowed: set[int]) -> tuple[dict[int, int], dict[int
 def import_page() -> ResponseReturnValue:
     """Upload a spreadsheet, read the dry-run report, then confirm."""
     return render_template("catalog/import.html", columns=COLUMNS, max_mb=MAX_IMPORT_BYTES // (1024 * 1024),
-                           farmers=accounts.users_by_role(get_db(), FARMER))
+                           farmers=accounts.users_by_role(get_db(), FARMER),
+                           change_labels={field: _(label) for field, label in CHANGE_LABELS.items()})

@@ -117,10 +117,14 @@
     table.hidden = items.length === 0;
   }
 
+  const changeLabels = JSON.parse(texts.changeLabels || "{}");
+
+  // "单价：18.00 → 19.00；库存：197 → 180", in the page's language.
   function describeChanges(changes) {
     return Object.entries(changes || {})
-      .map(([field, pair]) => `${field}: ${pair[0] ?? "—"} → ${pair[1] ?? "—"}`)
-      .join("；");
+      .map(([field, pair]) => fill(texts.change, {field: changeLabels[field] || field,
+                                                 old: pair[0] ?? "—", new: pair[1] ?? "—"}))
+      .join(texts.changeSeparator);
   }
 
   function render(data, dryRun) {
