@@ -1,18 +1,20 @@
-"""The broadcast worker's allocator settings: keep frame-sized buffers out of glibc's heaps.
+"""The broadcast worker's allocator: two arenas, and the heaps' free pages given back now and then.
 
-Why (issue 15, measured in the soak): the worker allocates and frees a 1.4 MB I420 frame several
-times per frame (capture conversion, composite), on long-lived threads, while every channel
-request — a scene change renders Pillow cards on it — runs on a short thread of its own. glibc
-serves a large block from ``mmap`` only until the first one is freed; then it raises its mmap
-threshold to that size (up to 32 MB) and serves every later frame from an arena's heap, one arena
-per thread up to 8 × cores. Cached cards and other long-lived blocks land between frames, the
-freed space cannot go back to the system, and the heaps only grow: Python's own memory
-(tracemalloc) stayed flat at 17 MB while the heaps' free space went 50 → 80 MB in three minutes
-and ``malloc_trim`` gave 40 MB back at once.
+Why (issue 15, measured in the soak): the worker allocates and frees 1.4–2.7 MB frames several
+times per frame (decode, conversion, composite) on long-lived threads, while every channel request
+— a scene change renders Pillow cards on it — runs on a short thread of its own. After the first
+large block is freed glibc raises its mmap threshold to its size, so every later frame comes from
+an arena's heap (one arena per thread, up to 8 × cores); cached cards and other long-lived blocks
+settle between the frames, the space freed around them cannot go back to the system, and the
+heaps only grow. In the worker, Python's own memory (tracemalloc) stayed flat at 17 MB while the
+heaps' free space went 50 → 80 MB in three minutes of scene changes, and ``malloc_trim`` gave
+40 MB back at once.
 
-With a fixed mmap threshold every frame is its own mapping, returned to the system when freed,
-and two arenas leave fewer heaps to fragment. Other C libraries (Windows, macOS, musl) have no
-such settings: nothing is changed there.
+Holding the mmap threshold low (every frame its own mapping) cured the growth but cost about 4 ms
+of CPU per frame in page faults, too much for the 30 fps loop on a 2-core PC. Two arenas (fewer
+heaps to fragment, set once) and ``malloc_trim`` every few seconds (the free pages inside the
+heaps returned, milliseconds of work) keep the memory flat at no per-frame cost. Other C libraries
+(Windows, macOS, musl) have no such calls: nothing is done there.
 """
 from __future__ import annotations
 
@@ -23,12 +25,9 @@ import sys
 
 log = logging.getLogger(__name__)
 
-# mallopt parameters (glibc <malloc.h>)
-M_MMAP_THRESHOLD = -3
-M_ARENA_MAX = -8
-
-MMAP_THRESHOLD = 128 * 1024  # glibc's own starting value, held fixed: a 720p card plane or frame is above it
+M_ARENA_MAX = -8  # mallopt parameter (glibc <malloc.h>)
 ARENA_MAX = 2
+TRIM_EVERY_S = 10.0  # how often the worker gives the heaps' free pages back
 
 
 def _glibc() -> ctypes.CDLL | None:
@@ -37,25 +36,30 @@ def _glibc() -> ctypes.CDLL | None:
     try:
         if not os.confstr("CS_GNU_LIBC_VERSION"):
             return None
-        return ctypes.CDLL(None)
-    except (OSError, ValueError, AttributeError):  # no confstr name, or no C library to open
+        libc = ctypes.CDLL(None)
+        libc.mallopt.argtypes, libc.mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+        libc.malloc_trim.argtypes, libc.malloc_trim.restype = (ctypes.c_size_t,), ctypes.c_int
+    except (OSError, ValueError, AttributeError):  # no confstr name, no C library, no such function
         return None
+    return libc
 
 
-def keep_frames_out_of_heap(mmap_threshold: int = MMAP_THRESHOLD, arena_max: int = ARENA_MAX) -> bool:
-    """Hold glibc's mmap threshold at ``mmap_threshold`` bytes (blocks that large are mapped and
-    unmapped on their own) and allow at most ``arena_max`` arenas, for this process only (children
-    such as ffmpeg keep their defaults). Call it early, before the threads start. Returns whether
-    the settings took (False off glibc); never raises."""
-    libc = _glibc()
-    if libc is None:
+_LIBC = _glibc()
+
+
+def limit_arenas(arena_max: int = ARENA_MAX) -> bool:
+    """Allow this process at most ``arena_max`` glibc arenas (children such as ffmpeg keep their
+    defaults). Call it early, before the threads start. Returns whether it took (False off
+    glibc); never raises."""
+    if _LIBC is None:
         return False
-    try:
-        mallopt = libc.mallopt
-    except AttributeError:
-        return False
-    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    done = bool(mallopt(M_MMAP_THRESHOLD, mmap_threshold)) and bool(mallopt(M_ARENA_MAX, arena_max))
+    done = bool(_LIBC.mallopt(M_ARENA_MAX, arena_max))
     if not done:
-        log.warning("glibc refused the worker's allocator settings; memory may grow with fragmentation")
+        log.warning("glibc refused the arena limit; the worker's memory may grow with fragmentation")
     return done
+
+
+def give_back_free_memory() -> bool:
+    """Return the free pages inside this process's heaps to the system (``malloc_trim(0)``).
+    True when glibc released any; False when none or off glibc. Never raises."""
+    return bool(_LIBC.malloc_trim(0)) if _LIBC is not None else False
