@@ -13,7 +13,8 @@ to a local nginx-rtmp, recording on. Beside it, for the whole run:
 
 Prints: output fps; frames dropped and repeated after the first second (target 0); the memory
 (RSS) of every process (web server, broadcast worker, ffmpeg encoder, ffmpeg relay) after the
-warm-up and at the end; orders sent, answered 201 and stored, and the trail of each (one audit
+warm-up and at the end, and the worker's at its start too, with its growth per minute after the
+warm-up; orders sent, answered 201 and stored, and the trail of each (one audit
 event and one stock history row per order, stock taken = quantities ordered); the recording's
 duration (ffprobe) against the live's wall time.
 
@@ -272,6 +273,8 @@ def run(seconds: float, work: Path, *, db_url: str = "", migrate: bool = True, o
         while _api(port, token, "GET", "/api/live/status")[1]["state"] != "live":
             assert time.monotonic() < deadline, "the live did not start"
             time.sleep(0.2)
+        figures["worker_mb_at_start"] = rss_mb(processes(web)).get("worker", float("nan"))
+        say(f"worker memory at start: {figures['worker_mb_at_start']} MB")
         _api(port, token, "POST", "/api/live/show", {"product_id": station.product_ids[0]})
         time.sleep(1.0)  # the first second may settle; drops are counted after it
         began = time.monotonic()
@@ -301,6 +304,7 @@ def run(seconds: float, work: Path, *, db_url: str = "", migrate: bool = True, o
         time.sleep(min(WARM_UP_S, seconds / 4))
         procs = processes(web)
         figures["rss_start_mb"] = rss_mb(procs)
+        warm = time.monotonic()
         say(f"memory after warm-up (MB): {figures['rss_start_mb']}")
         while (left := began + seconds - time.monotonic()) > 0:
             time.sleep(min(60.0, left))
@@ -312,6 +316,7 @@ def run(seconds: float, work: Path, *, db_url: str = "", migrate: bool = True, o
         after = _api(port, token, "GET", "/api/live/status")[1]
         elapsed = time.monotonic() - began
         figures["rss_end_mb"] = rss_mb(procs)
+        figures["after_warm_up_s"] = time.monotonic() - warm
         figures["load_during"] = psutil.getloadavg()
         stop.set()
         switcher.join(10)
@@ -348,10 +353,18 @@ def run(seconds: float, work: Path, *, db_url: str = "", migrate: bool = True, o
     return figures
 
 
+def growth_per_minute(f: dict[str, Any], role: str = "worker") -> float:
+    """MB a minute ``role``'s memory grew between the warm-up and the end."""
+    minutes = f["after_warm_up_s"] / 60
+    return float((f["rss_end_mb"][role] - f["rss_start_mb"][role]) / minutes) if minutes > 0 else float("nan")
+
+
 def report(f: dict[str, Any]) -> str:
     """The figures as the lines the bench prints."""
     o, led = f["orders"], f["ledger"]
     growth = {role: round(f["rss_end_mb"][role] - f["rss_start_mb"][role], 1) for role in f["rss_start_mb"]}
+    worker = (f["worker_mb_at_start"], f["rss_start_mb"].get("worker", float("nan")),
+              f["rss_end_mb"].get("worker", float("nan")))
     lines = [
         f"window       {f['window_s']:.0f} s after the first second; load average before {f['load_before'][0]:.2f}, "
         f"at the end {f['load_during'][0]:.2f} / {f['load_during'][1]:.2f} / {f['load_during'][2]:.2f} (1/5/15 min)",
@@ -360,6 +373,8 @@ def report(f: dict[str, Any]) -> str:
         f"dropped in the first second {f['dropped_first_second']}",
         "memory (MB)  " + ", ".join(f"{role} {f['rss_start_mb'][role]} → {f['rss_end_mb'][role]} ({growth[role]:+})"
                                     for role in f["rss_start_mb"]),
+        f"worker       {worker[0]} MB at start, {worker[1]} MB after the warm-up, {worker[2]} MB at the end: "
+        f"{growth_per_minute(f):+.2f} MB a minute after the warm-up",
         f"orders       sent {o.get('sent')}, answered 201 {len(o.get('created', []))} (answers {o.get('codes')}, "
         f"p99 {o.get('p99_ms', float('nan')):.1f} ms), stored {led['orders']}, in the session {f['session_orders']}; "
         f"audit events {led['audit_events']}, stock history rows {led['stock_changes']}, stock taken "

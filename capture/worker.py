@@ -36,6 +36,7 @@ from pydantic import ValidationError
 
 from capture.channel import ChannelError, ChannelServer, WorkerRefused, request, stream
 from capture.errors import N_, CaptureError
+from capture.malloc import TRIM_EVERY_S, give_back_free_memory, limit_arenas
 from capture.overlay import OverlayScene
 from capture.recognition import RecognitionLoop, remove_frame_blocks
 from capture.process import command_line, detached_popen_kwargs, kill_group, pid_alive
@@ -135,9 +136,13 @@ class BroadcastWorker:
         self.phase = "live"
         self._write_channel()
         signal.signal(signal.SIGTERM, lambda *_: self.done.set())
+        trimmed = time.monotonic()
         while not self.done.wait(1.0):
             if self.phase == "failed":
                 break
+            if time.monotonic() - trimmed >= TRIM_EVERY_S:  # freed frames back to the system (capture/malloc.py)
+                give_back_free_memory()
+                trimmed = time.monotonic()
         self._finish()
         return 0 if self.phase == "stopped" else 4
 
@@ -286,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m capture.worker SPEC``: exit 0 stopped, 2 bad spec, 3 could not start."""
     args = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    limit_arenas()  # before any thread of the broadcast starts (capture/malloc.py says why)
     if len(args) != 1:
         print("usage: python -m capture.worker SPEC", file=sys.stderr)
         return 2
