@@ -616,6 +616,8 @@ class LiveService:
                 "followed": dict(live.followed) if live.followed else None,
                 "manual_hold_s": round(max(0.0, MANUAL_WINS_S - (time.monotonic() - live.manual_at)), 1),
                 "check_ms": (stats.get("recognition") or {}).get("check_ms"),  # the worker's mean per check
+                # The check process ended unasked; the monitor starts a new one within seconds.
+                "crashed": bool((stats.get("recognition") or {}).get("crashed")),
             },
         )
         stats.setdefault("recording", live.recordings[-1] if live.recordings else None)

@@ -152,3 +152,28 @@ def test_the_mode_the_host_chose_is_where_their_next_live_starts(app, api, farme
         assert profile_of(db, farmer.id).recognition == "off"
     bad = api.post("/api/live/start", json={"video": str(recognition_video), "audio": "none", "recognition": "guess"})
     assert bad.status_code == 400
+
+
+def test_a_crashed_check_process_is_started_again_during_the_live(app, api, products, recognition_video):
+    import os
+    import signal
+
+    honey = products[0]
+    start(api, recognition_video)
+    live = app.extensions["cunbo.live"]
+
+    def check_pid():
+        running = live._live
+        return ((running.status if running else {}).get("recognition") or {}).get("pid")
+
+    try:
+        api.post("/api/live/overlay", json={"recognition": "suggest"})
+        assert wait_until(lambda: (status(api)["recognized"] or {}).get("product_id") == honey, timeout=20.0)
+        first = check_pid()
+        assert first and status(api)["recognition"]["crashed"] is False
+        os.kill(first, signal.SIGKILL)
+        assert wait_until(lambda: check_pid() not in (None, first), timeout=20.0), "a new check process"
+        assert wait_until(lambda: (status(api)["recognized"] or {}).get("product_id") == honey, timeout=25.0)
+        assert status(api)["recognition"]["crashed"] is False
+    finally:
+        api.post("/api/live/stop")
