@@ -103,7 +103,7 @@ def ledger(url: str, product_ids: list[int] | None = None, stock: int = STOCK) -
         events = conn.execute(text("SELECT count(*) FROM order_events WHERE from_status IS NULL"
                                    f" AND order_id IN (SELECT id FROM orders {where})")).scalar_one()
         changes = conn.execute(text(f"SELECT count(*) FROM product_changes {where}"
-                                    + (" AND" if where else " WHERE") + " field = 'stock' AND reason LIKE '订单 #%'")
+                                    + (" AND" if where else " WHERE") + " field = 'stock' AND reason_code = 'order_logged'")
                                ).scalar_one()
         left = conn.execute(text("SELECT coalesce(sum(stock), 0), count(*) FROM products" + (f" WHERE id IN ({ids})" if ids else ""))).one()
     engine.dispose()
