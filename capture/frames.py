@@ -76,8 +76,9 @@ class FrameBuffer:
     """
 
     BACKLOG = 2  # frames: 67 ms at 30 fps, below what a viewer notices as lip-sync error
+    DEPTH = 16  # frames kept: a paced source's lead (Grabber.LEAD_S, 8 frames) and the backlog fit
 
-    def __init__(self, depth: int = 8, backlog: int = BACKLOG) -> None:
+    def __init__(self, depth: int = DEPTH, backlog: int = BACKLOG) -> None:
         self._frames: deque[SourceFrame] = deque(maxlen=depth)
         self._lock = threading.Lock()
         self._seq = 0

@@ -2,6 +2,7 @@
 audio levels, sources that need no device, TS packet alignment."""
 from __future__ import annotations
 
+import time
 import wave
 from pathlib import Path
 
@@ -10,9 +11,9 @@ import pytest
 
 from capture.audio import FLOOR_DBFS, AudioMeter, SilenceSource, WavSource, dbfs_levels, make_audio_source
 from capture.errors import AudioSourceError
-from capture.frames import FrameBuffer, bgr_to_i420, i420_planes, i420_to_bgr
+from capture.frames import FrameBuffer, Timeline, bgr_to_i420, i420_planes, i420_to_bgr
 from capture.relay import TS_PACKET, TsFanout, pat_offset
-from capture.sources import CameraSource, FileSource, TestPatternSource, make_video_source, parse_camera_spec
+from capture.sources import CameraSource, FileSource, Grabber, VideoSource, TestPatternSource, make_video_source, parse_camera_spec
 from capture.testing import make_wav, tone
 
 
@@ -126,3 +127,48 @@ def test_fanout_hands_relays_whole_packets_and_a_joining_relay_starts_at_a_pat()
     fan.feed(stream[200:])
     assert [len(c) for c in sink.chunks] == [188, 3 * 188] and b"".join(sink.chunks) == stream
     assert pat_offset(stream) == 2 * TS_PACKET and pat_offset(ts_packet(0x100)) is None
+
+
+class SlowToReopen(VideoSource):
+    """A paced 30 fps "file" of 15 frames whose every open takes as long as a busy PC's reopen."""
+
+    paced, fps, label = True, 30.0, "slow file"
+
+    def __init__(self, open_s: float) -> None:
+        self.open_s, self.left, self.opens = open_s, 0, 0
+
+    def open(self) -> None:
+        time.sleep(self.open_s)
+        self.left, self.opens = 15, self.opens + 1
+
+    def read(self) -> np.ndarray | None:
+        if self.left == 0:
+            return None
+        self.left -= 1
+        return np.zeros((8, 8, 3), np.uint8)
+
+    def close(self) -> None:
+        self.left = 0
+
+
+def test_a_looped_file_that_is_slow_to_reopen_repeats_no_frame():
+    """Found in the soak: each loop of the source file showed a frame or two twice."""
+    source, buffer, timeline = SlowToReopen(open_s=0.15), FrameBuffer(), Timeline()
+    source.open()
+    grabber = Grabber(source, buffer, timeline, (8, 8), loop=True, backoff=(0.1, 1.0), on_state=lambda *_: None)
+    grabber.start(already_open=True)
+    try:
+        time.sleep(0.5)  # the first second of a live may repeat while the lead builds up
+        timeline_start = timeline.now()
+        shown, repeated = 0, 0
+        for tick in range(75):  # 2.5 s: at least four reopens
+            due = timeline_start + tick / 30
+            time.sleep(max(0.0, due - timeline.now()))
+            frame = buffer.due(due + 1 / 60)
+            assert frame is not None
+            repeated += frame.seq == shown
+            shown = frame.seq
+        assert source.opens >= 4
+        assert repeated == 0
+    finally:
+        grabber.stop(2.0)
