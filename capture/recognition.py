@@ -531,6 +531,55 @@ def remove_frame_blocks(pid: int | None = None) -> list[str]:
     return removed
 
 
+SEMAPHORE_GLOB = "sem.mp-*"  # multiprocessing's named semaphores (its queues' locks) on Linux
+STALE_SEMAPHORE_AGE_S = 60.0  # younger ones may belong to a process that is just starting
+
+
+def remove_stale_semaphores(min_age_s: float = STALE_SEMAPHORE_AGE_S) -> list[str]:
+    """Unlink this user's multiprocessing semaphores that no process has open any more.
+
+    A spawned process's queues use named semaphores; their names are unlinked by
+    multiprocessing's resource tracker, which dies with the rest of a worker's process group
+    when that is killed with ``kill -9``, so the names stayed in /dev/shm. A semaphore in use is
+    mapped by every process that opened it; glibc maps it under a temporary name, so it is known
+    by its inode in /proc/<pid>/maps. Nothing to do off Linux. Returns the names removed."""
+    proc = Path("/proc")
+    if not SHM_DIR.is_dir() or not proc.is_dir():
+        return []
+    now, uid = time.time(), os.getuid()
+    candidates = {}
+    for path in SHM_DIR.glob(SEMAPHORE_GLOB):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        if info.st_uid == uid and now - info.st_mtime >= min_age_s:
+            candidates[info.st_ino] = path
+    if not candidates:
+        return []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(entry / "maps", encoding="ascii", errors="replace") as maps:
+                for line in maps:
+                    fields = line.split(maxsplit=5)
+                    if len(fields) == 6 and fields[5].startswith(str(SHM_DIR) + "/"):
+                        candidates.pop(int(fields[4]), None)
+        except (OSError, ValueError):  # gone meanwhile, or not ours to read
+            continue
+    removed = []
+    for path in candidates.values():
+        try:
+            path.unlink()
+            removed.append(path.name)
+        except OSError as exc:
+            log.debug("cannot remove semaphore %s: %s", path.name, exc)
+    if removed:
+        log.info("removed %d semaphore(s) left by killed processes", len(removed))
+    return removed
+
+
 def _lower_priority(niceness: int) -> None:
     """The whole process at a lower CPU priority than the frame loop."""
     if hasattr(os, "nice"):
@@ -671,6 +720,7 @@ class RecognitionLoop:
             if old is not None:
                 self._end(old, 0.0)
             remove_frame_blocks()  # of workers killed with their process group
+            remove_stale_semaphores()
             block = FrameBlock.create()
             commands, results = self._context.Queue(), self._context.Queue()
             commands.cancel_join_thread()  # never wait at exit to feed a process that is gone

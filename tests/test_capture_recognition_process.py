@@ -3,6 +3,7 @@ process is reported and can start again, no shared memory block outlives a stop 
 and the frame loop keeps its pace with it on."""
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import sys
@@ -17,7 +18,9 @@ import pytest
 
 from capture.overlay import OverlayScene
 from capture.process import pid_alive
-from capture.recognition import BLOCK_PREFIX, SHM_DIR, FrameBlock, RecognitionLoop, remove_frame_blocks
+from capture.recognition import (
+    BLOCK_PREFIX, SHM_DIR, FrameBlock, RecognitionLoop, remove_frame_blocks, remove_stale_semaphores,
+)
 from capture.settings import CaptureSettings
 from capture.worker import Worker
 from tests import recognition_video as rv
@@ -148,6 +151,34 @@ def test_blocks_of_processes_that_are_gone_are_swept_and_live_ones_kept() -> Non
         mine.close()
 
 
+def semaphores() -> set[str]:
+    return {p.name for p in SHM_DIR.glob("sem.mp-*")}
+
+
+def test_semaphores_no_process_has_open_are_swept_and_open_ones_kept() -> None:
+    """A kill -9 of a worker's group took its resource tracker too, which would have unlinked them."""
+    before = semaphores()
+    lock = multiprocessing.get_context("spawn").Lock()  # a named semaphore this process has open
+    (mine,) = semaphores() - before
+    stale = SHM_DIR / "sem.mp-cunbotest"
+    young = SHM_DIR / "sem.mp-cunboyoung"
+    stale.write_bytes(bytes(32))
+    young.write_bytes(bytes(32))
+    old = time.time() - 3600
+    for name in (stale.name, mine):
+        os.utime(SHM_DIR / name, (old, old))
+    try:
+        removed = remove_stale_semaphores(min_age_s=60.0)
+        assert stale.name in removed and not stale.exists()
+        assert mine not in removed and (SHM_DIR / mine).exists(), "a semaphore in use was removed"
+        assert young.exists(), "one made a moment ago may be a process starting"
+        assert young.name in remove_stale_semaphores(min_age_s=0.0)
+    finally:
+        stale.unlink(missing_ok=True)
+        young.unlink(missing_ok=True)
+        del lock
+
+
 # -- in a real broadcast worker -----------------------------------------------------------------
 
 
@@ -167,6 +198,7 @@ def test_no_frame_block_is_left_when_the_worker_is_killed(
         how: str, tmp_path: Path, product_frame: tuple[dict[int, list[str]], np.ndarray],
         capture_settings: Callable[..., CaptureSettings]) -> None:
     catalog, _ = product_frame
+    before = semaphores()
     worker = start_worker(tmp_path, capture_settings(), "killed")
     try:
         assert worker.request("recognition", {"on": True, "catalog": catalog})["on"] is True
@@ -181,6 +213,7 @@ def test_no_frame_block_is_left_when_the_worker_is_killed(
         else:  # everyone in the group dies at once: the web side's kill sweeps
             worker.kill()
             assert wait_for(lambda: not pid_alive(child), 2.0)
+            assert not semaphores() - before, "the killed group's queue semaphores are left in /dev/shm"
         assert wait_for(lambda: blocks_of(worker.pid or 0) == [], 2.0), blocks_of(worker.pid)
     finally:
         worker.kill()
