@@ -580,6 +580,14 @@ def remove_stale_semaphores(min_age_s: float = STALE_SEMAPHORE_AGE_S) -> list[st
     return removed
 
 
+def remove_group_leftovers(pid: int) -> None:
+    """What a worker's process group killed as one leaves behind: its frame blocks (nobody was
+    left to unlink them) and its queues' semaphores (its resource tracker died with it; the group
+    is dead, so no age is needed to tell them from ones being made)."""
+    remove_frame_blocks(pid)
+    remove_stale_semaphores(min_age_s=0.0)
+
+
 def _lower_priority(niceness: int) -> None:
     """The whole process at a lower CPU priority than the frame loop."""
     if hasattr(os, "nice"):

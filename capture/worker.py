@@ -38,7 +38,7 @@ from capture.channel import ChannelError, ChannelServer, WorkerRefused, request,
 from capture.errors import N_, CaptureError
 from capture.malloc import TRIM_EVERY_S, give_back_free_memory, limit_arenas
 from capture.overlay import OverlayScene
-from capture.recognition import RecognitionLoop, remove_frame_blocks, remove_stale_semaphores
+from capture.recognition import RecognitionLoop, remove_group_leftovers
 from capture.process import command_line, detached_popen_kwargs, kill_group, pid_alive
 from capture.settings import CaptureSettings
 from capture.supervisor import Supervisor
@@ -452,10 +452,7 @@ class Worker:
                 return
         kill_group(self.pid)
         self._wait_exit(2.0)
-        remove_frame_blocks(self.pid)  # nobody in the killed group was left to unlink them
-        # Nor its resource tracker, which unlinks the queues' semaphores; the group is dead, so
-        # no age is needed to tell its semaphores from ones being made.
-        remove_stale_semaphores(min_age_s=0.0)
+        remove_group_leftovers(self.pid)
 
     def _wait_exit(self, timeout: float) -> bool:
         if self.proc is not None:
@@ -481,8 +478,7 @@ class Worker:
             cmdline = command_line(pid)
             if "capture.worker" in cmdline and self.key in cmdline:
                 kill_group(pid)
-                remove_frame_blocks(pid)
-                remove_stale_semaphores(min_age_s=0.0)
+                remove_group_leftovers(pid)
 
     def remove_files(self) -> None:
         """Forget the worker once its session is closed (the log stays for diagnosis)."""

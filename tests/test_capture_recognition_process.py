@@ -19,7 +19,7 @@ import pytest
 from capture.overlay import OverlayScene
 from capture.process import pid_alive
 from capture.recognition import (
-    BLOCK_PREFIX, SHM_DIR, FrameBlock, RecognitionLoop, remove_frame_blocks, remove_stale_semaphores,
+    BLOCK_PREFIX, SEMAPHORE_GLOB, SHM_DIR, FrameBlock, RecognitionLoop, remove_frame_blocks, remove_stale_semaphores,
 )
 from capture.settings import CaptureSettings
 from capture.worker import Worker
@@ -152,7 +152,7 @@ def test_blocks_of_processes_that_are_gone_are_swept_and_live_ones_kept() -> Non
 
 
 def semaphores() -> set[str]:
-    return {p.name for p in SHM_DIR.glob("sem.mp-*")}
+    return {p.name for p in SHM_DIR.glob(SEMAPHORE_GLOB)}
 
 
 def test_semaphores_no_process_has_open_are_swept_and_open_ones_kept() -> None:
