@@ -93,7 +93,10 @@ def test_concurrent_start_stop_and_switch_under_cpu_load_never_hang_or_leak(app,
         while not done.wait(3.3):
             worker = live.worker
             if worker is not None and worker.pid and worker.alive():
-                os.kill(worker.pid, signal.SIGKILL)
+                try:
+                    os.kill(worker.pid, signal.SIGKILL)
+                except ProcessLookupError:  # it ended (a stop) between the check and the kill
+                    continue
                 kills.append(worker.pid)
 
     threads = [threading.Thread(target=run, args=(c, n)) for n, c in enumerate(clients)]
