@@ -23,12 +23,23 @@ import numpy as np
 from capture.audio import SAMPLE_BYTES, AudioMeter, AudioSource
 from capture.errors import N_, EncoderError
 from capture.ffmpeg import encoder_argv
-from capture.process import kill, pump_stderr, stop_process
+from capture.process import grow_pipe, kill, pump_stderr, stop_process
 
 log = logging.getLogger(__name__)
 
 AUDIO_MAX_LAG_S = 0.2  # a microphone this far behind the video is padded with silence
-AUDIO_TICK_S = 0.02  # 1.6 % of a core at 10 ms for silence (bench/pipeline.py); AAC frames are 21 ms
+# How often the feeder sends the audio the video written so far calls for. Every wake-up of a
+# thread costs 0.1–0.4 ms of CPU on a busy 2-core PC (measured: a bare 20 ms sleep, 0.1 ms): at
+# 20 ms the feeder alone took 0.5 ms a frame, at 50 ms 0.3 (bench/pipeline.py). ffmpeg's audio input
+# queue and the muxer absorb 50 ms bursts; the push is at most that much later.
+AUDIO_TICK_S = 0.05
+# The encoder flushes its MPEG-TS after every packet (~2.5 writes a frame). Read at most this
+# often and take what has gathered: each read woke the TS reader, a relay thread and the relay
+# ffmpeg (0.5 ms of CPU a frame, against 0.1 ms, bench/pipeline.py); the relays see it 40 ms later
+# at most. Letting ffmpeg buffer instead (flush_packets=0, 32 KB writes) held a still, low-rate
+# picture back a second and more.
+TS_GATHER_S = 0.04
+TS_PIPE_BYTES = 1 << 20  # room for a keyframe or two while the reader waits (Linux's default user cap)
 # The tee muxer drops an output that fails and carries on with the others ("Slave muxer #0 failed:
 # No space left on device, continuing with 1/2 slaves."): the push goes on, the recording stopped.
 RECORDING_SLAVE_FAILED = "Slave muxer #0 failed"
@@ -227,11 +238,13 @@ class EncoderSink:
     def _read_ts(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
+        grow_pipe(fd, TS_PIPE_BYTES)
         while True:
-            data = os.read(fd, 65536)
+            data = os.read(fd, TS_PIPE_BYTES)
             if not data:
                 break
             self.on_ts(data)
+            time.sleep(TS_GATHER_S)
         self._proc.stdout.close()
         try:
             code = self._proc.wait(5.0)  # stdout closed: ffmpeg is exiting

@@ -15,6 +15,11 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 from capture.ffmpeg import parse_progress_line
 from capture.redact import redact
 
@@ -56,6 +61,19 @@ def kill(proc: subprocess.Popen[bytes], name: str) -> None:
         proc.kill()
     except ProcessLookupError:
         log.debug("%s already gone", name)
+
+
+def grow_pipe(fd: int, size: int) -> int | None:
+    """Ask the kernel for a pipe buffer of ``size`` bytes on ``fd`` (Linux); returns the size it
+    gave, or None where pipes cannot be resized (other systems, a cap below ``size``). Never raises."""
+    setter = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if setter is None:
+        return None
+    try:
+        return int(fcntl.fcntl(fd, setter, size))
+    except OSError as exc:  # above /proc/sys/fs/pipe-max-size: keep the default
+        log.debug("pipe buffer of %d bytes refused: %s", size, exc)
+        return None
 
 
 def pump_stderr(stream: IO[bytes], name: str, secrets: list[str], on_progress: Callable[[dict[str, str]], None],
