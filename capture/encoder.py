@@ -30,14 +30,15 @@ log = logging.getLogger(__name__)
 AUDIO_MAX_LAG_S = 0.2  # a microphone this far behind the video is padded with silence
 # How often the feeder sends the audio the video written so far calls for. Every wake-up of a
 # thread costs 0.1–0.4 ms of CPU on a busy 2-core PC (measured: a bare 20 ms sleep, 0.1 ms): at
-# 20 ms the feeder alone took 0.5 ms a frame, at 50 ms 0.3 (bench/pipeline.py). ffmpeg's audio input
-# queue and the muxer absorb 50 ms bursts; the push is at most that much later.
+# 20 ms the feeder alone took 0.5 ms a frame, at 50 ms 0.3 (schedstat of the worker's threads on
+# bench/pipeline.py's noisy source). ffmpeg's audio input queue and the muxer absorb 50 ms bursts;
+# the push is at most that much later.
 AUDIO_TICK_S = 0.05
 # The encoder flushes its MPEG-TS after every packet (~2.5 writes a frame). Read at most this
-# often and take what has gathered: each read woke the TS reader, a relay thread and the relay
-# ffmpeg (0.5 ms of CPU a frame, against 0.1 ms, bench/pipeline.py); the relays see it 40 ms later
-# at most. Letting ffmpeg buffer instead (flush_packets=0, 32 KB writes) held a still, low-rate
-# picture back a second and more.
+# often and take what has gathered: each read woke the TS reader and a relay thread (0.47 ms of
+# CPU a frame between them, 0.24 after; measured as for AUDIO_TICK_S) and the relay ffmpeg; the
+# relays see it 40 ms later at most. Letting ffmpeg buffer instead (flush_packets=0, 32 KB writes)
+# held a still, low-rate picture back a second and more.
 TS_GATHER_S = 0.04
 TS_PIPE_BYTES = 1 << 20  # room for a keyframe or two while the reader waits (Linux's default user cap)
 # The tee muxer drops an output that fails and carries on with the others ("Slave muxer #0 failed:

@@ -66,7 +66,7 @@ def kill(proc: subprocess.Popen[bytes], name: str) -> None:
 def grow_pipe(fd: int, size: int) -> int | None:
     """Ask the kernel for a pipe buffer of ``size`` bytes on ``fd`` (Linux); returns the size it
     gave, or None where pipes cannot be resized (other systems, a cap below ``size``). Never raises."""
-    setter = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    setter = getattr(fcntl, "F_SETPIPE_SZ", None)  # None too where fcntl is missing
     if setter is None:
         return None
     try:
