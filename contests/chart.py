@@ -24,12 +24,22 @@ def _yuan(fen: float) -> str:
     return f"¥{value / 10000:.1f}万" if value >= 10000 else f"¥{value:,.0f}"
 
 
+WIDTH = 960
+LEFT, RIGHT = 84, 150  # room for the yuan axis and for the legend
+
+
+def plot_columns(width: int = WIDTH) -> int:
+    """How many pixel columns the lines are drawn over: the finest time step a line can show
+    (:func:`contests.standings.sales_steps` sums each participant's orders per column)."""
+    return width - LEFT - RIGHT
+
+
 def cumulative_svg(lines: Sequence[Line], start: datetime, end: datetime, *, zone: ZoneInfo,
-                   until: datetime | None = None, width: int = 960, height: int = 360, title: str = "") -> str:
+                   until: datetime | None = None, width: int = WIDTH, height: int = 360, title: str = "") -> str:
     """An ``<svg>`` with one step line per participant over ``start``–``end``, each drawn on to
     ``until`` (now, for a running contest); y in yuan. Labels are escaped; the result is safe to put in a page as markup."""
-    left, right, top, bottom = 84, 150, 24, 44
-    plot_w, plot_h = width - left - right, height - top - bottom
+    left, top, bottom = LEFT, 24, 44
+    plot_w, plot_h = plot_columns(width), height - top - bottom
     span = max((end - start).total_seconds(), 1.0)
     top_fen = max([p[1] for line in lines for p in line.points] + [100])
 

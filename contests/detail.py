@@ -78,15 +78,6 @@ class Detail:
     entries: list[EntryLine]
     decisions: list[Decision]
 
-    def cumulative(self) -> list[tuple[datetime, int]]:
-        """(time, sales so far in fen) after each counted order, oldest first."""
-        total = 0
-        points = []
-        for line in sorted((o for o in self.orders if o.counts), key=lambda o: (o.created_at, o.id)):
-            total += line.counted_fen
-            points.append((line.created_at, total))
-        return points
-
 
 def _order_decisions(decisions: list[Decision]) -> dict[int, str]:
     found: dict[int, str] = {}

@@ -31,14 +31,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
 from catalog.models import Product
 from contests.metrics import Tally, get_metric
 from contests.models import Contest, Decision, Entry, Participant
-from db import utcnow
+from db import epoch_ms, to_epoch_ms, utcnow
 from orders.models import Order
 from live.models import LiveSession
 
@@ -255,27 +255,41 @@ def _add_order(tally: Tally, total_fen: int, status: str, created_at: datetime, 
         tally.last_order_at = created_at
 
 
+def _counted_in_window(contest: Contest, decided: _Decisions, cutoff: datetime | None) -> list[ColumnElement[bool]]:
+    """The orders that count without the trainer's word: in the window, not cancelled, not a
+    self-order, not disqualified."""
+    excluded = [order_id for order_id, kind in decided.orders.items() if kind == "disqualify_order"]
+    conditions = [*_in_window(contest, cutoff), ~_self_order()]
+    if excluded:
+        conditions.append(_orders.c.id.not_in(excluded))
+    return conditions
+
+
+def _exception_state(decided: _Decisions, order: ExceptionOrder) -> str:
+    """``accepted`` (it counts), ``disqualified`` or ``pending``, by the trainer's latest word."""
+    kind = decided.orders.get(order.id)
+    return {"accept_order": "accepted", "disqualify_order": "disqualified"}.get(kind or "", "pending")
+
+
+def _total(when: ColumnElement[bool], column: Any = _orders.c.total_fen) -> Any:
+    return func.coalesce(func.sum(case((when, column), else_=0)), 0)
+
+
 def _tally_orders(session: Session, contest: Contest, tallies: dict[int, Tally], decided: _Decisions,
                   cutoff: datetime | None) -> tuple[dict[int, list[Flag]], list[int]]:
     """Fill the tallies from orders; returns each participant's order flags and the boosted products."""
     boosted = boosted_products(session, contest, list(tallies))
     boost = contest.poverty_multiplier
     fulfilled = _orders.c.status.in_(FULFILLED_STATUSES)
-    excluded = [order_id for order_id, kind in decided.orders.items() if kind == "disqualify_order"]
-    conditions = [*_in_window(contest, cutoff), ~_self_order()]
-    if excluded:
-        conditions.append(_orders.c.id.not_in(excluded))
-
-    def total(when: ColumnElement[bool]) -> Any:
-        return func.coalesce(func.sum(case((when, _orders.c.total_fen), else_=0)), 0)
+    conditions = _counted_in_window(contest, decided, cutoff)
 
     # Index-only, in the index's order (no sort). Every expression is evaluated for each order in
     # the window, so the multiplier's sums are asked for only when some product has one
     # (bench/leaderboard.py: SQLite's per-row work is most of the board's time).
-    sums = [func.count(), func.coalesce(func.sum(_orders.c.total_fen), 0), total(fulfilled)]
+    sums = [func.count(), func.coalesce(func.sum(_orders.c.total_fen), 0), _total(fulfilled)]
     if boosted:
         is_boosted = _orders.c.product_id.in_(boosted)
-        sums += [total(is_boosted), total(and_(is_boosted, fulfilled))]
+        sums += [_total(is_boosted), _total(and_(is_boosted, fulfilled))]
     aggregate = (
         select(_orders.c.farmer_id, func.max(_orders.c.created_at), *sums)
         .select_from(_participants_orders())
@@ -294,8 +308,7 @@ def _tally_orders(session: Session, contest: Contest, tallies: dict[int, Tally],
     flags: dict[int, list[Flag]] = {}
     boosted_set = set(boosted)
     for order in exception_orders(session, contest, cutoff):
-        kind = decided.orders.get(order.id)
-        state = {"accept_order": "accepted", "disqualify_order": "disqualified"}.get(kind or "", "pending")
+        state = _exception_state(decided, order)
         for flag_kind, applies in (("late", order.late), ("self_order", order.self_order)):
             if applies:
                 flags.setdefault(order.user_id, []).append(Flag(flag_kind, state, order_id=order.id))
@@ -303,6 +316,58 @@ def _tally_orders(session: Session, contest: Contest, tallies: dict[int, Tally],
             product_boost = boost if order.product_id in boosted_set else 1.0
             _add_order(tallies[order.user_id], order.total_fen, order.status, order.created_at, product_boost)
     return flags, boosted
+
+
+def sales_steps(session: Session, contest: Contest, user_ids: Sequence[int], buckets: int,
+                cutoff: datetime | None = None) -> dict[int, list[tuple[datetime, int]]]:
+    """Each participant's sales so far (fen, as the board counts ``gmv_fen``: boosts, accepted
+    self-orders and late orders included), for drawing a line: one point at the last counted order
+    of each of ``buckets`` equal spans of the window, plus one at each accepted exception order,
+    oldest first. The last point is the board's ``gmv_fen``; a participant who sold nothing has no
+    points.
+
+    The spans are summed in the database (a chart one pixel column per span), so a busy day's
+    orders are not loaded to draw a line (bench/soak.py reloads the contest page all day).
+    """
+    if not user_ids:
+        return {}
+    decided = _decisions(session, contest, cutoff)
+    boosted = boosted_products(session, contest, user_ids)
+    start_ms = to_epoch_ms(window_start(contest))
+    span_ms = max(1, to_epoch_ms(window_end(contest)) - start_ms)
+    bucket = ((epoch_ms(_orders.c.created_at) - start_ms) * buckets // span_ms).label("bucket")
+    is_boosted = _orders.c.product_id.in_(boosted) if boosted else false()
+    counted = (
+        select(_orders.c.farmer_id, _orders.c.created_at, _orders.c.total_fen, is_boosted.label("boosted"), bucket)
+        .select_from(_participants_orders())
+        .where(*_counted_in_window(contest, decided, cutoff), _orders.c.farmer_id.in_(list(user_ids)))
+        .subquery()  # grouped outside: PostgreSQL matches no bound parameter between SELECT and GROUP BY
+    )
+    spans = (
+        select(counted.c.farmer_id, func.max(counted.c.created_at), func.sum(counted.c.total_fen),
+               _total(counted.c.boosted, counted.c.total_fen))
+        .group_by(counted.c.farmer_id, counted.c.bucket)
+    )
+    # (time, plain fen, boosted fen before the multiplier, fen of an accepted exception order)
+    moves: dict[int, list[tuple[datetime, int, int, int]]] = {user_id: [] for user_id in user_ids}
+    for user_id, last_at, gmv, boosted_gmv in session.execute(spans):
+        moves[user_id].append((last_at, int(gmv) - int(boosted_gmv), int(boosted_gmv), 0))
+    boosted_set = set(boosted)
+    for order in exception_orders(session, contest, cutoff):
+        if order.user_id in moves and _exception_state(decided, order) == "accepted":
+            product_boost = contest.poverty_multiplier if order.product_id in boosted_set else 1.0
+            moves[order.user_id].append((order.created_at, 0, 0, round(order.total_fen * product_boost)))
+    extra = contest.poverty_multiplier - 1
+    steps: dict[int, list[tuple[datetime, int]]] = {}
+    for user_id, found in moves.items():
+        plain = boosted_sum = accepted = 0
+        points = []
+        for when, plain_fen, boosted_fen, accepted_fen in sorted(found, key=lambda move: move[0]):
+            plain, boosted_sum, accepted = plain + plain_fen, boosted_sum + boosted_fen, accepted + accepted_fen
+            # Rounded as the board rounds: the multiplier once over the boosted sum so far.
+            points.append((when, plain + boosted_sum + round(boosted_sum * extra) + accepted))
+        steps[user_id] = points
+    return steps
 
 
 def counted_entries(entries: Iterable[Entry], cutoff: datetime | None) -> tuple[list[Entry], list[Entry]]:

@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from catalog.models import Product, ProductChange
-from db import utcnow
+from db import epoch_ms, to_epoch_ms, utcnow
 from live.clip_jobs import queue_clips
 from live.models import Clip, LiveSession, Segment
 from orders.models import Order
@@ -34,10 +34,14 @@ PREVIOUS_LIMIT = 5
 
 
 @dataclass(frozen=True)
-class SoldOrder:
+class MinuteTotal:
+    """The counted orders of one product logged in one minute of the session (minute 0 is the
+    first 60 s after the start; a minute below 0 or past the end is an order stamped outside)."""
+
     product_id: int
-    total_fen: int
-    at_s: float  # seconds after the session start when it was logged
+    minute: int
+    orders: int
+    gmv_fen: int
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ def session_duration_s(row: LiveSession, now: datetime | None = None) -> float:
     return round(max(0.0, (end - row.started_at).total_seconds()), 3)
 
 
-def build_report(duration_s: float, orders: Sequence[SoldOrder], stretches: Sequence[Stretch],
+def build_report(duration_s: float, totals: Sequence[MinuteTotal], stretches: Sequence[Stretch],
                  sold_out_at: dict[int, float], names: dict[int, str]) -> dict[str, Any]:
     """The report's numbers (shared/api.md ``GET /api/sessions/<id>/report``, without ``previous``).
 
@@ -80,20 +84,20 @@ def build_report(duration_s: float, orders: Sequence[SoldOrder], stretches: Sequ
         end = duration_s if stretch.end_s is None else stretch.end_s
         row = product_row(stretch.product_id)
         row["on_screen_s"] = round(row["on_screen_s"] + max(0.0, end - stretch.start_s), 3)
-    for order in sorted(orders, key=lambda o: o.product_id):
-        row = product_row(order.product_id)
-        row["orders"] += 1
-        row["gmv_fen"] += order.total_fen
-        minute = per_minute[min(minutes - 1, max(0, int(order.at_s // 60)))]
-        minute["orders"] += 1
-        minute["gmv_fen"] += order.total_fen
+    for total in sorted(totals, key=lambda t: (t.product_id, t.minute)):
+        row = product_row(total.product_id)
+        row["orders"] += total.orders
+        row["gmv_fen"] += total.gmv_fen
+        minute = per_minute[min(minutes - 1, max(0, total.minute))]
+        minute["orders"] += total.orders
+        minute["gmv_fen"] += total.gmv_fen
 
     sold = [m for m in per_minute if m["orders"]]
     best = max(sold, key=lambda m: (m["gmv_fen"], m["orders"], -m["minute"])) if sold else None
     return {
         "duration_s": duration_s,
-        "orders": len(orders),
-        "gmv_fen": sum(o.total_fen for o in orders),
+        "orders": sum(t.orders for t in totals),
+        "gmv_fen": sum(t.gmv_fen for t in totals),
         "per_product": list(per_product.values()),
         "per_minute": per_minute,
         "best_minute": dict(best) if best else None,
@@ -104,14 +108,28 @@ def _seconds_after(start: datetime, at: datetime) -> float:
     return round((at - start).total_seconds(), 3)
 
 
-def sold_orders(session: Session, row: LiveSession) -> list[SoldOrder]:
-    """The session's orders that count (not cancelled), as plain values."""
+def _sold(row: LiveSession) -> list[ColumnElement[bool]]:
+    return [Order.session_id == row.id, Order.status.in_(SOLD_STATUSES)]
+
+
+def sold_order_times(session: Session, row: LiveSession) -> list[float]:
+    """When each of the session's orders that count (not cancelled) was logged, in seconds after the start, oldest first."""
+    found = session.scalars(select(Order.created_at).where(*_sold(row)).order_by(Order.created_at, Order.id))
+    return [_seconds_after(row.started_at, at) for at in found]
+
+
+def minute_totals(session: Session, row: LiveSession) -> list[MinuteTotal]:
+    """The session's counted orders summed per product and minute in the database: a page reading
+    the report of a busy broadcast loads one row per product and minute, not one per order."""
+    minute = ((epoch_ms(Order.created_at) - to_epoch_ms(row.started_at)) // 60_000).label("minute")
+    # Grouped over a subquery: PostgreSQL would not match a bound parameter in the select list to
+    # the same parameter repeated in GROUP BY.
+    orders = select(Order.product_id, Order.total_fen, minute).where(*_sold(row)).subquery()
     found = session.execute(
-        select(Order.product_id, Order.total_fen, Order.created_at)
-        .where(Order.session_id == row.id, Order.status.in_(SOLD_STATUSES))
-        .order_by(Order.created_at, Order.id)
+        select(orders.c.product_id, orders.c.minute, func.count(), func.sum(orders.c.total_fen))
+        .group_by(orders.c.product_id, orders.c.minute)
     ).all()
-    return [SoldOrder(pid, total, _seconds_after(row.started_at, at)) for pid, total, at in found]
+    return [MinuteTotal(pid, int(m), int(count), int(gmv)) for pid, m, count, gmv in found]
 
 
 def _sold_out_times(session: Session, row: LiveSession, product_ids: Sequence[int], end: datetime) -> dict[int, float]:
@@ -165,14 +183,14 @@ def session_report(session: Session, row: LiveSession, zone: ZoneInfo, now: date
     """The whole report of one session (shared/api.md), ``previous`` included. Raises nothing;
     a session with no orders and no segments gives zeros."""
     duration = session_duration_s(row, now)
-    orders = sold_orders(session, row)
+    totals = minute_totals(session, row)
     segments = session.scalars(select(Segment).where(Segment.session_id == row.id)).all()
     stretches = [Stretch(s.product_id, s.start_s, s.end_s) for s in segments]
-    product_ids = sorted({s.product_id for s in stretches} | {o.product_id for o in orders})
+    product_ids = sorted({s.product_id for s in stretches} | {t.product_id for t in totals})
     names = {pid: name for pid, name in session.execute(select(Product.id, Product.name)
                                                          .where(Product.id.in_(product_ids)))}
     end = row.ended_at or now or utcnow()
-    report = build_report(duration, orders, stretches, _sold_out_times(session, row, product_ids, end), names)
+    report = build_report(duration, totals, stretches, _sold_out_times(session, row, product_ids, end), names)
     report["session_id"] = row.id
     report["started_at"] = row.started_at.isoformat()
     report["ended_at"] = row.ended_at.isoformat() if row.ended_at else None
@@ -183,4 +201,4 @@ def session_report(session: Session, row: LiveSession, zone: ZoneInfo, now: date
 def queue_session_clips(session: Session, row: LiveSession, limit_s: float) -> list[Clip]:
     """Queue the session's clips, long segments trimmed to the part with most orders (the orders
     live here, the cutting in :mod:`live.clip_jobs`). Raises :class:`live.clip_jobs.ClipsRefused`."""
-    return queue_clips(session, row, session_duration_s(row), [o.at_s for o in sold_orders(session, row)], limit_s)
+    return queue_clips(session, row, session_duration_s(row), sold_order_times(session, row), limit_s)

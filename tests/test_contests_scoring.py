@@ -9,7 +9,7 @@ from accounts.roles import COORDINATOR, FARMER, PARTNER, TRAINER
 from contests import services as contests
 from contests.detail import score_detail
 from contests.errors import ContestError, NotAllowed
-from contests.standings import compute_board
+from contests.standings import compute_board, sales_steps
 from orders import services as orders
 from live.models import LiveSession
 from tests import factories
@@ -301,7 +301,56 @@ def test_the_opened_score_adds_up_to_the_board(session, people):
     assert states == ["cancelled", "counted", "counted", "counted", "self_order"]
     assert sum(line.counted_fen for line in detail.orders if line.counts) == compute_board(
         session, contest).rows[0].tally.gmv_fen == 6000
-    assert [fen for _when, fen in detail.cumulative()] == [1000, 3000, 6000]
+    assert [fen for _when, fen in sales_steps(session, contest, [farmers[0].id], 10**6)[farmers[0].id]] == [
+        1000, 3000, 6000]
+
+
+def test_the_chart_lines_summed_in_the_database_follow_every_rule_of_the_board(session, people):
+    """Boost, cancelled, disqualified, self-order pending and accepted, late order accepted, the
+    freeze: the chart's steps end at the board's gmv_fen and, one step per order, are the opened
+    score's counted orders added up (the rules live in standings and detail; this holds them together)."""
+    trainer, farmers, goods = people
+    contest = make(session, trainer, [(farmers[0], SELF_PHONE), farmers[1], farmers[2]],
+                   poverty_counties=["高台县"], poverty_multiplier=1.5, freeze_min=60)
+    # ¥3.34 × 1.5 is a whole number of fen: the board rounds the boosted sum, the opened score each order
+    gaotai = factories.product(session, farmers[0], price_fen=334, origin="甘肃省张掖市高台县")
+    live = _live_session(session, farmers[0], END - timedelta(minutes=30))
+    for minutes, quantity in ((1, 1), (2, 3), (3, 5), (4, 1)):
+        sell(session, gaotai, DURING + timedelta(minutes=minutes), quantity=quantity)
+        sell(session, goods["wang"], DURING + timedelta(minutes=minutes, seconds=30), quantity=quantity)
+    gone = sell(session, goods["wang"], DURING, quantity=20)
+    orders.cancel_order(session, actor=farmers[0], order_id=gone.id)
+    fake = sell(session, goods["wang"], DURING + timedelta(hours=1), quantity=7)
+    mine = sell(session, gaotai, DURING + timedelta(hours=2), quantity=3, buyer_phone=SELF_PHONE)
+    sell(session, goods["wang"], DURING + timedelta(hours=3), quantity=4, buyer_phone=SELF_PHONE)  # pending
+    late = sell(session, gaotai, END + timedelta(hours=1), quantity=2, session_id=live.id)
+    sell(session, goods["wang"], END - timedelta(minutes=10), quantity=6)  # in the freeze
+    sell(session, goods["li"], DURING, quantity=2)
+    for order_id, accept in ((fake.id, False), (mine.id, True), (late.id, True)):
+        contests.decide(session, actor=trainer, contest_id=contest.id, host="wang", order_id=order_id,
+                        accept=accept, disqualify=not accept, reason="核对")
+    session.commit()
+    users = [f.id for f in farmers]
+    for public, now in ((False, END + timedelta(hours=2)), (True, END - timedelta(minutes=5))):
+        board_rows = {r.user_id: r for r in compute_board(session, contest, public=public, now=now).rows}
+        cutoff = compute_board(session, contest, public=public, now=now).cutoff
+        coarse = sales_steps(session, contest, users, 726, cutoff)
+        fine = sales_steps(session, contest, users, 10**9, cutoff)
+        for participant in contest.participants:
+            gmv = board_rows[participant.user_id].tally.gmv_fen
+            assert (coarse[participant.user_id] or [(None, 0)])[-1][1] == gmv
+            counted = sorted((o for o in score_detail(session, contest, participant, cutoff).orders if o.counts),
+                             key=lambda o: (o.created_at, o.id))
+            running, expected = 0, []
+            for line in counted:
+                running += line.counted_fen
+                expected.append((line.created_at, running))
+            assert fine[participant.user_id] == expected
+    # by hand, the trainer's board after the end: 10 boosted units (5010) and 16 plain (16000) in
+    # the window, the accepted self-order (3 × 334 × 1.5 = 1503) and late order (2 × 334 × 1.5 = 1002)
+    final = sales_steps(session, contest, users, 726)
+    assert final[farmers[0].id][-1][1] == 23515
+    assert final[farmers[1].id] == [(DURING, 2000)] and final[farmers[2].id] == []
 
 
 def test_only_trainers_make_contests_and_participants_must_be_farmers(session, people):

@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from catalog.models import ProductChange
 from live.models import LiveSession, Segment
-from orders.report import SoldOrder, Stretch, build_report
+from orders.report import MinuteTotal, Stretch, build_report
 from orders.services import cancel_order
 from tests import factories
 
@@ -103,7 +103,7 @@ def test_another_farmers_report_is_not_found(api_as, session, broadcast):
 
 
 def test_late_orders_count_in_the_last_minute_and_an_empty_live_has_one_zero_minute():
-    report = build_report(90.0, [SoldOrder(1, 100, 200.0), SoldOrder(1, 50, -3.0)],
+    report = build_report(90.0, [MinuteTotal(1, 3, 1, 100), MinuteTotal(1, -1, 1, 50)],
                           [Stretch(2, 10.0, 20.0)], {}, {1: "a", 2: "b"})
     assert report["per_minute"] == [{"minute": 0, "orders": 1, "gmv_fen": 50},
                                     {"minute": 1, "orders": 1, "gmv_fen": 100}]
@@ -111,3 +111,17 @@ def test_late_orders_count_in_the_last_minute_and_an_empty_live_has_one_zero_min
     assert report["best_minute"] == {"minute": 1, "orders": 1, "gmv_fen": 100}
     empty = build_report(0.0, [], [], {}, {})
     assert empty["per_minute"] == [{"minute": 0, "orders": 0, "gmv_fen": 0}] and empty["best_minute"] is None
+
+
+def test_minutes_are_cut_in_the_database_at_the_exact_second(api_as, session, farmer):
+    """The per-minute sums come from SQL (SQLite and PostgreSQL alike): an order at 59.999 s is in
+    minute 0, one at 60.000 s in minute 1; before the start counts in minute 0, after the end in the last."""
+    millet = factories.product(session, farmer, name="巨鹿小米", price_fen=1000, stock=100)
+    row = live_row(session, farmer, T0 + timedelta(microseconds=250_000), 150)
+    for at_s, quantity in ((-5, 1), (59.999, 2), (60.0, 3), (119.9994, 4), (120.0006, 5), (900, 6)):
+        order_at(session, millet, row, at_s, quantity=quantity)
+    report = api_as(farmer).get(f"/api/sessions/{row.id}/report").json
+    assert report["per_minute"] == [{"minute": 0, "orders": 2, "gmv_fen": 3000},
+                                    {"minute": 1, "orders": 2, "gmv_fen": 7000},
+                                    {"minute": 2, "orders": 2, "gmv_fen": 11000}]
+    assert report["per_product"][0]["orders"] == 6 and report["gmv_fen"] == 21000

@@ -31,7 +31,7 @@ from contests import services as contests
 from contests.detail import ENTRY_STATES, ORDER_STATES, score_detail
 from contests.errors import ContestError, NotFound
 from contests.models import DECISION_LABELS, METRIC_LABELS, Contest
-from contests.standings import Board, compute_board, state_of, window_end
+from contests.standings import Board, Standing, compute_board, sales_steps, state_of, window_end
 from db import utcnow
 from orders.manifest import ManifestError
 
@@ -183,17 +183,18 @@ def new() -> ResponseReturnValue:
 
 # --- the board -----------------------------------------------------------------------------------
 
-def _lines(contest: Contest, board: Board, count: int) -> list[chart.Line]:
-    session = get_db()
-    by_user = {p.user_id: p for p in contest.participants}
-    return [chart.Line(row.name, score_detail(session, contest, by_user[row.user_id], board.cutoff).cumulative())
-            for row in board.rows[:count] if not row.disqualified]
-
-
-def _chart(contest: Contest, board: Board, count: int, title: str) -> Markup:
-    svg = chart.cumulative_svg(_lines(contest, board, count), contest.starts_at, window_end(contest),
-                               zone=village_zone(), until=board.cutoff or utcnow(), title=title)
+def _chart(board: Board, rows: list[Standing]) -> Markup:
+    """The cumulative sales of ``rows`` (the board's top five, or one person) as the board sees them."""
+    contest = board.contest
+    steps = sales_steps(get_db(), contest, [row.user_id for row in rows], chart.plot_columns(), board.cutoff)
+    svg = chart.cumulative_svg([chart.Line(row.name, steps[row.user_id]) for row in rows], contest.starts_at,
+                               window_end(contest), zone=village_zone(), until=board.cutoff or utcnow(),
+                               title=_("累计销售额"))
     return Markup(svg)  # built from escaped parts by contests.chart
+
+
+def _top(board: Board, count: int = 5) -> list[Standing]:
+    return [row for row in board.rows[:count] if not row.disqualified]
 
 
 @bp.get("/<int:contest_id>")
@@ -203,7 +204,7 @@ def show(contest_id: int) -> ResponseReturnValue:
     board, public = _board(contest)
     return render_template("contests/show.html", contest=contest, board=board, public=public,
                            manager=contests.can_manage(signed_in_user(), contest),
-                           state=state_of(contest, utcnow()), chart=_chart(contest, board, 5, _("累计销售额")))
+                           state=state_of(contest, utcnow()), chart=_chart(board, _top(board)))
 
 
 def board_json(board: Board, public: bool) -> dict[str, Any]:
@@ -236,7 +237,7 @@ def chart_svg(contest_id: int) -> ResponseReturnValue:
     """The top five's cumulative sales, redrawn by the board page when the board changes."""
     contest = _contest(contest_id)
     board, _public = _board(contest)
-    return Response(str(_chart(contest, board, 5, _("累计销售额"))), mimetype="image/svg+xml")
+    return Response(str(_chart(board, _top(board))), mimetype="image/svg+xml")
 
 
 @bp.get("/<int:contest_id>/projector")
@@ -256,11 +257,9 @@ def person(contest_id: int, username: str) -> ResponseReturnValue:
     board, public = _board(contest)
     row = next(r for r in board.rows if r.user_id == participant.user_id)
     detail = score_detail(get_db(), contest, participant, board.cutoff)
-    svg = chart.cumulative_svg([chart.Line(row.name, detail.cumulative())], contest.starts_at, window_end(contest),
-                               zone=village_zone(), until=board.cutoff or utcnow(), title=_("累计销售额"))
     actor = signed_in_user()
     return render_template("contests/person.html", contest=contest, row=row, detail=detail, public=public,
-                           manager=contests.can_manage(actor, contest), chart=Markup(svg),
+                           manager=contests.can_manage(actor, contest), chart=_chart(board, [row]),
                            broadcasts=contests.broadcasts_of(get_db(), contest, participant),
                            may_enter=contests.can_manage(actor, contest) or actor.id == participant.user_id)
 
