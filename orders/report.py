@@ -36,7 +36,8 @@ PREVIOUS_LIMIT = 5
 @dataclass(frozen=True)
 class MinuteTotal:
     """The counted orders of one product logged in one minute of the session (minute 0 is the
-    first 60 s after the start; a minute below 0 or past the end is an order stamped outside)."""
+    first 60 s after the start; the database divides toward zero, so up to a minute before the
+    start is minute 0 too; :func:`build_report` puts any minute outside the session at its edge)."""
 
     product_id: int
     minute: int
