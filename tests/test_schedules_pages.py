@@ -74,6 +74,31 @@ def test_the_farmers_home_shows_todays_broadcast_with_a_countdown_and_one_button
     assert home.count("进入直播间") == 1
 
 
+def test_a_broadcast_just_after_midnight_shows_on_the_home_pages_the_evening_before(app, client, api_as, people,
+                                                                                     monkeypatch):
+    """At 23:55 a 00:05 broadcast is the farmer's next one (its pre-flight runs at 23:50), marked
+    as tomorrow's; one at 06:00 is too far off to show yet."""
+    from app.broadcasts import routes
+
+    farmer, coordinator, rice = people
+    api = api_as(coordinator)
+    midnight = datetime.combine(datetime.now(SHANGHAI).date() + timedelta(days=1), datetime.min.time(), SHANGHAI)
+    monkeypatch.setattr(routes, "_now", lambda: midnight - timedelta(minutes=5))
+    for title, start in (("零点小米", midnight + timedelta(minutes=5)), ("清早蜂蜜", midnight + timedelta(hours=6))):
+        assert api.post("/api/broadcasts", json={"title": title, "host": "wang", "starts_at": start.isoformat(),
+                                                 "duration_min": 30}).status_code == 201
+    login(client, "wang")
+    farmer_home = client.get("/").get_data(as_text=True)
+    assert "明天的直播" in farmer_home and "零点小米" in farmer_home and "今天的直播：" not in farmer_home
+    assert "清早蜂蜜" not in farmer_home
+    station = app.test_client()
+    login(station, "zhan")
+    station_home = station.get("/").get_data(as_text=True)
+    assert "明天 00:05" in station_home and "零点小米" in station_home and "清早蜂蜜" not in station_home
+    monkeypatch.setattr(routes, "_now", lambda: midnight - timedelta(hours=4))
+    assert "零点小米" not in client.get("/").get_data(as_text=True), "four hours before it is not on the panel yet"
+
+
 def test_an_expired_douyin_push_key_shows_on_both_home_pages_in_words(app, client, api_as, people, rtmp_server):
     farmer, coordinator, rice = people
     api = api_as(coordinator)

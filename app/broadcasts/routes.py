@@ -81,29 +81,45 @@ def describe(occurrence: services.Occurrence | None) -> dict[str, Any] | None:
 
 # -- home panels ----------------------------------------------------------------------------
 
-def _today(user: User) -> tuple[list[Any], datetime, datetime]:
-    tz = ZoneInfo(zone())
-    start = datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+# A slot starting this soon shows on the home panels even when it is already tomorrow: a 00:05
+# broadcast, and what its pre-flight (15 minutes before) found, are seen the evening before.
+COMING_UP = timedelta(hours=3)
+
+
+def _now() -> datetime:
+    """Now in the station's time zone (one place, so a test can set the clock)."""
+    return datetime.now(ZoneInfo(zone()))
+
+
+def _today(user: User) -> tuple[list[Any], datetime, datetime, datetime]:
+    """This user's plans, and the panels' window: from today's midnight to the end of today or
+    :data:`COMING_UP` from now, whichever is later; and now."""
+    now = _now()
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     plans = services.visible_plans(get_db(), user, station_id())
-    return plans, start, start + timedelta(days=1)
+    return plans, start, max(start + timedelta(days=1), now + COMING_UP), now
+
+
+def _described(occurrence: services.Occurrence, now: datetime) -> dict[str, Any]:
+    """:func:`describe`, and whether the slot starts on a later day than ``now`` (tomorrow)."""
+    return {**(describe(occurrence) or {}), "tomorrow": local(occurrence.starts_at).date() > now.date()}
 
 
 def farmer_panel(user: User) -> dict[str, Any] | None:
-    """Today's broadcast of this farmer: the next slot today still to come or running."""
-    plans, start, end = _today(user)
-    now = datetime.now(ZoneInfo(zone()))
-    today = [o for o in services.occurrences_between(get_db(), plans, start, end, zone())
-             if o.ends_at > now and o.state in ("planned", "starting", "started")]
-    if not today:
+    """This farmer's next broadcast: the next slot still to come or running, today or coming up."""
+    plans, start, end, now = _today(user)
+    coming = [o for o in services.occurrences_between(get_db(), plans, start, end, zone())
+              if o.ends_at > now and o.state in ("planned", "starting", "started")]
+    if not coming:
         return None
-    return {"today": describe(today[0])}
+    return {"today": _described(coming[0], now)}
 
 
 def coordinator_panel(user: User) -> dict[str, Any] | None:
-    """Today's broadcasts on this station, each with its state and any pre-flight problem."""
-    plans, start, end = _today(user)
-    today = services.occurrences_between(get_db(), plans, start, end, zone())
-    return {"today": [describe(o) for o in today]}
+    """Today's broadcasts on this station (and those coming up tomorrow), each with its state and
+    any pre-flight problem."""
+    plans, start, end, now = _today(user)
+    return {"today": [_described(o, now) for o in services.occurrences_between(get_db(), plans, start, end, zone())]}
 
 
 register_panel(HomePanel("broadcasts/_today_farmer.html", (FARMER,), farmer_panel, order=1))
