@@ -12,6 +12,7 @@ from waitress.server import create_server
 
 from app import create_app
 from app.catalog import sweep_photo_files
+from capture.malloc import limit_arenas
 from live.disk import settle_removals
 
 SHUTDOWN_HOOKS = "cunbo.shutdown_hooks"
@@ -26,13 +27,23 @@ class _Stop(SystemExit):
     """
 
 
+def set_up_process() -> None:
+    """What the server process settles before any of its threads starts (bench.orders' server too).
+
+    Whatever it writes (database, recordings, clips, photos, backups) is for this user alone:
+    buyers' phones and addresses and stream keys live there. And glibc may keep two arenas, not
+    one per waitress thread: with one each the heaps only grew, about 1 MB a minute in the soak
+    (capture/malloc.py says how it was found).
+    """
+    os.umask(0o077)
+    limit_arenas()
+
+
 def main() -> int:
     """Run the server in the foreground until SIGTERM/SIGINT; then run the shutdown hooks and close."""
+    set_up_process()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("cunbo")
-    # Whatever the server writes (database, recordings, clips, photos, backups) is for this user
-    # alone: buyers' phones and addresses and stream keys live there.
-    os.umask(0o077)
     app = create_app()
     sweep_photo_files(app)
     # A broadcast that outlived a previous server (a crash, kill -9) is taken over, or its

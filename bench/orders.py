@@ -49,7 +49,9 @@ def serve(url: str, data_dir: str, port: int, threads: int) -> None:
 
     from app import create_app
     from app.database import get_db
+    from app.serve import set_up_process
 
+    set_up_process()  # as app.serve does, before any thread starts
     app = create_app()
     bench = Blueprint("bench", __name__)
 

@@ -1,6 +1,7 @@
 """The broadcast worker gives freed frames back to the system (issue 15: its memory grew 7 MB a
 minute in the soak from glibc heap fragmentation; capture/malloc.py says how it was found, and the
-worker calls ``give_back_free_memory`` every ``TRIM_EVERY_S``).
+worker calls ``give_back_free_memory`` every ``TRIM_EVERY_S``); the web server keeps two arenas,
+not one per waitress thread (its memory grew about 1 MB a minute with one each).
 
 Each case runs in a fresh interpreter with the worker's modules imported, since allocator
 settings last for a process's life. On a thread, one decoded 720p source frame (BGR) is freed
@@ -78,3 +79,47 @@ def test_the_arena_limit_never_raises_and_says_whether_it_took():
     from capture.malloc import limit_arenas
 
     assert limit_arenas() is bool(sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION"))
+
+
+ARENAS = r"""
+import ctypes, sys, tempfile, threading
+if sys.argv[1] == "server":
+    from app.serve import set_up_process
+    set_up_process()
+libc = ctypes.CDLL(None)
+libc.fopen.restype, libc.fopen.argtypes = ctypes.c_void_p, (ctypes.c_char_p, ctypes.c_char_p)
+libc.fclose.argtypes = (ctypes.c_void_p,)
+libc.malloc_info.argtypes = (ctypes.c_int, ctypes.c_void_p)
+together = threading.Barrier(16)
+held = []
+
+def request():  # one of waitress's 16 threads, all serving at once
+    together.wait(20)
+    held.append([bytearray(4096) for _ in range(64)])  # past Python's small-object allocator: glibc's malloc
+    together.wait(20)
+
+threads = [threading.Thread(target=request) for _ in range(16)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join(30)
+with tempfile.NamedTemporaryFile("r") as report:
+    fp = libc.fopen(report.name.encode(), b"w")
+    libc.malloc_info(0, fp)
+    libc.fclose(fp)
+    print(report.read().count("<heap nr="))
+"""
+
+
+def _arenas_after_16_threads(setup: str) -> int:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    done = subprocess.run([sys.executable, "-c", ARENAS, setup], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, check=True, env=env)
+    return int(done.stdout.split()[-1])
+
+
+@glibc_only
+@pytest.mark.timeout(120)
+def test_the_web_server_keeps_two_arenas_however_many_threads_serve():
+    assert _arenas_after_16_threads("defaults") > 2, "the cause, shown: by default each thread gets an arena"
+    assert _arenas_after_16_threads("server") <= 2
