@@ -18,6 +18,7 @@ from contests.standings import (
     ORDER_DECISIONS,
     boosted_products,
     counted_entries,
+    counted_fen,
     exception_orders,
     window_end,
     window_start,
@@ -120,7 +121,7 @@ def score_detail(session: Session, contest: Contest, participant: Participant,
             state = "accepted" if kind == "accept_order" else ("late" if exception.late else "self_order")
         else:
             state = "counted"
-        counted = round(total * contest.poverty_multiplier) if product_id in boosted else total
+        counted = counted_fen(total, contest.poverty_multiplier) if product_id in boosted else total
         lines.append(OrderLine(order_id, created_at, product, quantity, unit, total, counted, status, state,
                                status in FULFILLED_STATUSES))
     entry_query = select(Entry).where(Entry.contest_id == contest.id, Entry.user_id == participant.user_id)

@@ -31,14 +31,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
+from sqlalchemy import ColumnElement, Float, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
 from catalog.models import Product
 from contests.metrics import Tally, get_metric
 from contests.models import Contest, Decision, Entry, Participant
-from db import epoch_ms, to_epoch_ms, utcnow
+from db import epoch_ms, half_up, round_half_up, to_epoch_ms, utcnow
 from orders.models import Order
 from live.models import LiveSession
 
@@ -245,8 +245,19 @@ def exception_orders(session: Session, contest: Contest, cutoff: datetime | None
     return sorted(found, key=lambda o: (o.created_at, o.id))
 
 
+def counted_fen(total_fen: int, multiplier: float) -> int:
+    """What one order counts for on the board: its total times the multiplier, to the fen, halves
+    up (one order at a time, so the opened score's lines add up to the board's figure)."""
+    return total_fen if multiplier == 1 else half_up(total_fen * multiplier)
+
+
+def _boost_fen(multiplier: float) -> Any:
+    """:func:`counted_fen` minus the total, for each order in SQL (to add to a boosted product's sum)."""
+    return round_half_up(_orders.c.total_fen * literal(multiplier, Float())) - _orders.c.total_fen
+
+
 def _add_order(tally: Tally, total_fen: int, status: str, created_at: datetime, multiplier: float) -> None:
-    amount = round(total_fen * multiplier)
+    amount = counted_fen(total_fen, multiplier)
     tally.orders += 1
     tally.gmv_fen += amount
     if status in FULFILLED_STATUSES:
@@ -289,20 +300,19 @@ def _tally_orders(session: Session, contest: Contest, tallies: dict[int, Tally],
     sums = [func.count(), func.coalesce(func.sum(_orders.c.total_fen), 0), _total(fulfilled)]
     if boosted:
         is_boosted = _orders.c.product_id.in_(boosted)
-        sums += [_total(is_boosted), _total(and_(is_boosted, fulfilled))]
+        sums += [_total(is_boosted, _boost_fen(boost)), _total(and_(is_boosted, fulfilled), _boost_fen(boost))]
     aggregate = (
         select(_orders.c.farmer_id, func.max(_orders.c.created_at), *sums)
         .select_from(_participants_orders())
         .where(*conditions)
         .group_by(_orders.c.farmer_id)
     )
-    extra = boost - 1
-    for user_id, last_at, count, gmv, done, *boosted_sums in session.execute(aggregate):
-        boosted_gmv, boosted_done = boosted_sums or (0, 0)
+    for user_id, last_at, count, gmv, done, *boosts in session.execute(aggregate):
+        gmv_boost, done_boost = boosts or (0, 0)
         tally = tallies[user_id]
         tally.orders += count
-        tally.gmv_fen += int(gmv) + round(int(boosted_gmv) * extra)
-        tally.fulfilled_gmv_fen += int(done) + round(int(boosted_done) * extra)
+        tally.gmv_fen += int(gmv) + int(gmv_boost)
+        tally.fulfilled_gmv_fen += int(done) + int(done_boost)
         tally.last_order_at = last_at
 
     flags: dict[int, list[Flag]] = {}
@@ -336,36 +346,33 @@ def sales_steps(session: Session, contest: Contest, user_ids: Sequence[int], buc
     start_ms = to_epoch_ms(window_start(contest))
     span_ms = max(1, to_epoch_ms(window_end(contest)) - start_ms)
     bucket = ((epoch_ms(_orders.c.created_at) - start_ms) * buckets // span_ms).label("bucket")
-    is_boosted = _orders.c.product_id.in_(boosted) if boosted else false()
+    boost = case((_orders.c.product_id.in_(boosted), _boost_fen(contest.poverty_multiplier)), else_=0) if boosted else 0
     counted = (
-        select(_orders.c.farmer_id, _orders.c.created_at, _orders.c.total_fen, is_boosted.label("boosted"), bucket)
+        select(_orders.c.farmer_id, _orders.c.created_at, (_orders.c.total_fen + boost).label("fen"), bucket)
         .select_from(_participants_orders())
         .where(*_counted_in_window(contest, decided, cutoff), _orders.c.farmer_id.in_(list(user_ids)))
         .subquery()  # grouped outside: PostgreSQL matches no bound parameter between SELECT and GROUP BY
     )
     spans = (
-        select(counted.c.farmer_id, func.max(counted.c.created_at), func.sum(counted.c.total_fen),
-               _total(counted.c.boosted, counted.c.total_fen))
+        select(counted.c.farmer_id, func.max(counted.c.created_at), func.sum(counted.c.fen))
         .group_by(counted.c.farmer_id, counted.c.bucket)
     )
-    # (time, plain fen, boosted fen before the multiplier, fen of an accepted exception order)
-    moves: dict[int, list[tuple[datetime, int, int, int]]] = {user_id: [] for user_id in user_ids}
-    for user_id, last_at, gmv, boosted_gmv in session.execute(spans):
-        moves[user_id].append((last_at, int(gmv) - int(boosted_gmv), int(boosted_gmv), 0))
+    # (time, fen counted): one move per span, one per accepted exception order
+    moves: dict[int, list[tuple[datetime, int]]] = {user_id: [] for user_id in user_ids}
+    for user_id, last_at, fen in session.execute(spans):
+        moves[user_id].append((last_at, int(fen)))
     boosted_set = set(boosted)
     for order in exception_orders(session, contest, cutoff):
         if order.user_id in moves and _exception_state(decided, order) == "accepted":
             product_boost = contest.poverty_multiplier if order.product_id in boosted_set else 1.0
-            moves[order.user_id].append((order.created_at, 0, 0, round(order.total_fen * product_boost)))
-    extra = contest.poverty_multiplier - 1
+            moves[order.user_id].append((order.created_at, counted_fen(order.total_fen, product_boost)))
     steps: dict[int, list[tuple[datetime, int]]] = {}
     for user_id, found in moves.items():
-        plain = boosted_sum = accepted = 0
+        total = 0
         points = []
-        for when, plain_fen, boosted_fen, accepted_fen in sorted(found, key=lambda move: move[0]):
-            plain, boosted_sum, accepted = plain + plain_fen, boosted_sum + boosted_fen, accepted + accepted_fen
-            # Rounded as the board rounds: the multiplier once over the boosted sum so far.
-            points.append((when, plain + boosted_sum + round(boosted_sum * extra) + accepted))
+        for when, fen in sorted(found, key=lambda move: move[0]):
+            total += fen
+            points.append((when, total))
         steps[user_id] = points
     return steps
 

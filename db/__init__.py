@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import math
 import os
 import threading
 from datetime import date, datetime, timedelta, timezone
@@ -101,6 +102,33 @@ def _epoch_ms_sqlite(element: epoch_ms, compiler: Any, **kw: Any) -> str:
 @compiles(epoch_ms, "postgresql")
 def _epoch_ms_postgresql(element: epoch_ms, compiler: Any, **kw: Any) -> str:
     return f"CAST(floor(extract(epoch FROM {compiler.process(element.clauses, **kw)}) * 1000 + 0.5) AS BIGINT)"
+
+
+class round_half_up(FunctionElement[int]):  # noqa: N801 - an SQL function, named as SQLAlchemy's are
+    """A non-negative number rounded to the nearest integer, halves up, in SQL: what
+    :func:`half_up` does in Python, so a sum in the database and the same sum in Python agree to
+    the fen (SQL's ROUND and Python's ``round`` each round halves their own way)."""
+
+    type = BigInteger()
+    name = "round_half_up"
+    inherit_cache = True
+
+
+@compiles(round_half_up, "sqlite")
+def _round_half_up_sqlite(element: round_half_up, compiler: Any, **kw: Any) -> str:
+    # CAST to INTEGER drops the fraction, which for x + 0.5 >= 0 is the floor (SQLite's floor()
+    # exists only in builds with its math functions).
+    return f"CAST(({compiler.process(element.clauses, **kw)}) + 0.5 AS INTEGER)"
+
+
+@compiles(round_half_up, "postgresql")
+def _round_half_up_postgresql(element: round_half_up, compiler: Any, **kw: Any) -> str:
+    return f"CAST(floor(({compiler.process(element.clauses, **kw)}) + 0.5) AS BIGINT)"
+
+
+def half_up(value: float) -> int:
+    """``value`` (non-negative) to the nearest integer, halves up, as :class:`round_half_up` in SQL."""
+    return math.floor(value + 0.5)
 
 
 def N_(message: str) -> str:

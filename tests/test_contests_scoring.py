@@ -312,8 +312,9 @@ def test_the_chart_lines_summed_in_the_database_follow_every_rule_of_the_board(s
     trainer, farmers, goods = people
     contest = make(session, trainer, [(farmers[0], SELF_PHONE), farmers[1], farmers[2]],
                    poverty_counties=["高台县"], poverty_multiplier=1.5, freeze_min=60)
-    # ¥3.34 × 1.5 is a whole number of fen: the board rounds the boosted sum, the opened score each order
-    gaotai = factories.product(session, farmers[0], price_fen=334, origin="甘肃省张掖市高台县")
+    # ¥3.33 × 1.5 is ¥4.995: each order is rounded to the fen (halves up) before it is added, so
+    # one order's half fen never goes missing between the opened score's lines and the board
+    gaotai = factories.product(session, farmers[0], price_fen=333, origin="甘肃省张掖市高台县")
     live = _live_session(session, farmers[0], END - timedelta(minutes=30))
     for minutes, quantity in ((1, 1), (2, 3), (3, 5), (4, 1)):
         sell(session, gaotai, DURING + timedelta(minutes=minutes), quantity=quantity)
@@ -346,10 +347,12 @@ def test_the_chart_lines_summed_in_the_database_follow_every_rule_of_the_board(s
                 running += line.counted_fen
                 expected.append((line.created_at, running))
             assert fine[participant.user_id] == expected
-    # by hand, the trainer's board after the end: 10 boosted units (5010) and 16 plain (16000) in
-    # the window, the accepted self-order (3 × 334 × 1.5 = 1503) and late order (2 × 334 × 1.5 = 1002)
+    # by hand, the trainer's board after the end: the boosted orders of 1, 3, 5 and 1 units in the
+    # window (499.5 → 500, 1498.5 → 1499, 2497.5 → 2498, 500: 4997, not 3330 × 1.5 = 4995), 16 plain
+    # units (16000), the accepted self-order (3 × 333 × 1.5 = 1498.5 → 1499) and late order (999)
     final = sales_steps(session, contest, users, 726)
-    assert final[farmers[0].id][-1][1] == 23515
+    assert final[farmers[0].id][-1][1] == 23495
+    assert compute_board(session, contest, now=END + timedelta(hours=2)).rows[0].tally.gmv_fen == 23495
     assert final[farmers[1].id] == [(DURING, 2000)] and final[farmers[2].id] == []
 
 
