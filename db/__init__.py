@@ -77,7 +77,22 @@ def to_epoch_ms(value: datetime) -> int:
     return (value - EPOCH + timedelta(microseconds=500)) // timedelta(milliseconds=1)
 
 
-class epoch_ms(FunctionElement[int]):  # noqa: N801 - an SQL function, named as SQLAlchemy's are
+class _IntegerFunction(FunctionElement[int]):
+    """An SQL function of one argument, written per dialect (:func:`_compile_per_dialect`)."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+def _compile_per_dialect(function: type[_IntegerFunction], templates: dict[str, str]) -> None:
+    """Compile ``function(x)`` on each dialect as its template, ``{}`` standing for ``x``."""
+    for dialect, template in templates.items():
+        def compile_it(element: _IntegerFunction, compiler: Any, _template: str = template, **kw: Any) -> str:
+            return _template.format(compiler.process(element.clauses, **kw))
+        compiles(function, dialect)(compile_it)
+
+
+class epoch_ms(_IntegerFunction):  # noqa: N801 - an SQL function, named as SQLAlchemy's are
     """A :class:`UTCDateTime` column as whole milliseconds since 1970 (an integer), in SQL.
 
     For grouping rows by spans of time in the database (a report's minutes, a chart's pixel
@@ -87,43 +102,33 @@ class epoch_ms(FunctionElement[int]):  # noqa: N801 - an SQL function, named as 
     same way here, as :func:`to_epoch_ms` does in Python.
     """
 
-    type = BigInteger()
     name = "epoch_ms"
     inherit_cache = True
 
 
-@compiles(epoch_ms, "sqlite")
-def _epoch_ms_sqlite(element: epoch_ms, compiler: Any, **kw: Any) -> str:
+_compile_per_dialect(epoch_ms, {
     # julianday() is SQLite's whole-millisecond day count as a double: the error (< 0.05 ms in
     # this century) is undone by ROUND. strftime('%s') and '%f' disagree near a second's end.
-    return f"CAST(ROUND((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400000.0) AS INTEGER)"
+    "sqlite": "CAST(ROUND((julianday({}) - 2440587.5) * 86400000.0) AS INTEGER)",
+    "postgresql": "CAST(floor(extract(epoch FROM {}) * 1000 + 0.5) AS BIGINT)",
+})
 
 
-@compiles(epoch_ms, "postgresql")
-def _epoch_ms_postgresql(element: epoch_ms, compiler: Any, **kw: Any) -> str:
-    return f"CAST(floor(extract(epoch FROM {compiler.process(element.clauses, **kw)}) * 1000 + 0.5) AS BIGINT)"
-
-
-class round_half_up(FunctionElement[int]):  # noqa: N801 - an SQL function, named as SQLAlchemy's are
+class round_half_up(_IntegerFunction):  # noqa: N801 - an SQL function, named as SQLAlchemy's are
     """A non-negative number rounded to the nearest integer, halves up, in SQL: what
     :func:`half_up` does in Python, so a sum in the database and the same sum in Python agree to
     the fen (SQL's ROUND and Python's ``round`` each round halves their own way)."""
 
-    type = BigInteger()
     name = "round_half_up"
     inherit_cache = True
 
 
-@compiles(round_half_up, "sqlite")
-def _round_half_up_sqlite(element: round_half_up, compiler: Any, **kw: Any) -> str:
+_compile_per_dialect(round_half_up, {
     # CAST to INTEGER drops the fraction, which for x + 0.5 >= 0 is the floor (SQLite's floor()
     # exists only in builds with its math functions).
-    return f"CAST(({compiler.process(element.clauses, **kw)}) + 0.5 AS INTEGER)"
-
-
-@compiles(round_half_up, "postgresql")
-def _round_half_up_postgresql(element: round_half_up, compiler: Any, **kw: Any) -> str:
-    return f"CAST(floor(({compiler.process(element.clauses, **kw)}) + 0.5) AS BIGINT)"
+    "sqlite": "CAST(({}) + 0.5 AS INTEGER)",
+    "postgresql": "CAST(floor(({}) + 0.5) AS BIGINT)",
+})
 
 
 def half_up(value: float) -> int:
