@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
@@ -61,6 +62,14 @@ def template_catalog() -> Catalog:
     return catalog
 
 
+def translated(message: Any) -> bool:
+    """Whether a catalog entry has English: its one string, or every plural form (one, many)."""
+    if message is None:
+        return False
+    forms = message.string if isinstance(message.string, tuple) else (message.string,)
+    return bool(forms) and all(forms)
+
+
 def main() -> int:
     """Merge the template into the English catalog, keeping existing translations."""
     template = template_catalog()
@@ -76,7 +85,7 @@ def main() -> int:
                 message.flags.discard("fuzzy")
     with EN_PO.open("wb") as fh:
         write_po(fh, english, omit_header=False, sort_output=True, width=120)
-    missing = [m.id for m in english if m.id and not m.string]
+    missing = [m.id for m in english if m.id and not translated(m)]
     print(f"{len(missing)} msgids need English:" if missing else "English catalog is complete")
     for msgid in missing:
         print("  ", msgid)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from babel.messages.pofile import read_po
 
-from scripts.i18n import EN_PO, template_catalog
+from scripts.i18n import EN_PO, template_catalog, translated
 
 
 def test_pages_are_chinese_by_default(client):
@@ -35,7 +35,20 @@ def test_error_pages_follow_the_language(client):
 def test_every_msgid_has_english():
     with EN_PO.open("rb") as fh:
         english = read_po(fh, locale="en")
-    missing = [m.id for m in template_catalog() if m.id and not (english.get(m.id) and english.get(m.id).string)]
+    template = template_catalog()
+    missing = [m.id for m in template if m.id and not translated(english.get(m.id))]
     fuzzy = [m.id for m in english if m.id and m.fuzzy]
     assert missing == [], "run `python -m scripts.i18n` and translate these"
     assert fuzzy == []
+    # a count said with ngettext has an English form for one and one for many ("1 order", "2 orders")
+    singular_only = [m.id for m in template if m.pluralizable and not isinstance(english.get(m.id).string, tuple)]
+    assert singular_only == []
+
+
+def test_counts_say_one_and_many_in_english(app):
+    from flask_babel import force_locale, ngettext
+
+    with app.test_request_context(), force_locale("en"):
+        assert [ngettext("%(n)s 单", "%(n)s 单", n, n=n) for n in (1, 2)] == ["1 order", "2 orders"]
+    with app.test_request_context(), force_locale("zh"):
+        assert [ngettext("%(n)s 单", "%(n)s 单", n, n=n) for n in (1, 2)] == ["1 单", "2 单"]

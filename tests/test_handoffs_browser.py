@@ -92,3 +92,24 @@ def test_coordinator_hands_five_orders_to_the_partner_who_picks_up_and_ships(
 
     page.set_viewport_size({"width": 800, "height": 1280})
     page.screenshot(path=str(screenshot_dir / "handoffs-07-partner-tablet.png"), full_page=True)
+
+
+def test_the_running_count_says_one_and_many_in_english(page: Page, server_url, session):
+    wang = factories.user(session, "farmer", "wang", display_name="王大姐")
+    factories.user(session, "coordinator", "coord", display_name="村服务站")
+    factories.user(session, "partner", "coop", display_name="县物流合作社")
+    rice = factories.product(session, wang, name="富硒大米", price_fen=2550, stock=100)
+    for i in range(2):
+        factories.order(session, rice, quantity=i + 1, buyer_name=f"买家{i + 1}", address=f"杭州市文三路 {i + 1} 号")
+    page.set_viewport_size({"width": 1024, "height": 600})
+    log_in(page, server_url, "coord")
+    page.get_by_role("link", name="English").click()
+    page.goto(f"{server_url}/handoffs/new")
+    boxes = page.locator('input[name="order_ids"]')
+    expect(boxes).to_have_count(2)
+    packages = [int(boxes.nth(i).get_attribute("data-packages") or 1) for i in range(2)]
+    boxes.nth(0).check()
+    parcels = "1 parcel" if packages[0] == 1 else f"{packages[0]} parcels"
+    expect(page.locator("#picked")).to_have_text(f"1 order chosen, {parcels}")
+    boxes.nth(1).check()
+    expect(page.locator("#picked")).to_have_text(f"2 orders chosen, {sum(packages)} parcels")

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.orm import Session
 from wtforms.fields.choices import SelectChoice
@@ -46,7 +47,8 @@ def _attempt(username: str, authenticate: Callable[[Session, LoginFailure], User
         user = authenticate(session, attempt)
     except accounts.TooManyAttempts as exc:
         session.commit()
-        flash(_("尝试次数过多，请 %(minutes)d 分钟后再试。", minutes=exc.minutes), "error")
+        flash(ngettext("尝试次数过多，请 %(minutes)d 分钟后再试。", "尝试次数过多，请 %(minutes)d 分钟后再试。", exc.minutes,
+                      minutes=exc.minutes), "error")
         return 429
     except accounts.LoginRefused:
         session.commit()

@@ -6,6 +6,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -261,7 +262,7 @@ def stock() -> ResponseReturnValue:
                 return render_template("catalog/stock.html", products=products, errors=errors, farmer=farmer,
                                        farmers=services.farmers(session), form=request.form), 409
             session.commit()
-            flash(_("已调整 %(n)d 件商品的库存", n=len(deltas)), "success")
+            flash(ngettext("已调整 %(n)d 件商品的库存", "已调整 %(n)d 件商品的库存", len(deltas), n=len(deltas)), "success")
             return redirect(url_for("catalog.stock", farmer=farmer) if farmer else url_for("catalog.stock"))
         else:
             flash(_("有填错的地方，没有保存任何变化"), "error")

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from markupsafe import Markup
 
 from accounts import services as accounts
@@ -60,8 +61,8 @@ def _score_text(contest: Contest, score: float) -> str:
     if contest.metric in ("gmv", "fulfilled_gmv"):
         return format_yuan(int(score))
     if contest.metric == "orders":
-        return _("%(n)s 单", n=f"{score:g}")
-    return _("%(n)s 分", n=f"{score:g}")
+        return ngettext("%(n)s 单", "%(n)s 单", score, n=f"{score:g}")
+    return ngettext("%(n)s 分", "%(n)s 分", score, n=f"{score:g}")
 
 
 def template_helpers() -> dict[str, Any]:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from accounts import services as accounts
@@ -77,8 +78,9 @@ def new() -> ResponseReturnValue:
             status = status_for(exc)
         else:
             session.commit()
-            flash(_("已建交接单 #%(id)s：%(n)s 单交给 %(partner)s", id=handoff.id, n=len(handoff.orders),
-                    partner=handoff.partner.name), "success")
+            count = len(handoff.orders)
+            flash(_("已建交接单 #%(id)s：%(orders)s 交给 %(partner)s", id=handoff.id,
+                    orders=ngettext("%(n)s 单", "%(n)s 单", count, n=count), partner=handoff.partner.name), "success")
             return redirect(url_for("handoffs.show", handoff_id=handoff.id))
     filters, args = order_filter_from_request()
     waiting = orders.list_orders(session, current_user, orders.OrderFilter(

@@ -155,7 +155,7 @@
         p.action === "error" ? p.error : describeChanges(p.changes)]);
     const more = document.getElementById("preview-more");
     more.hidden = !(dryRun && data.preview_more > 0);
-    more.textContent = fill(texts.more, { n: data.preview_more || 0 });
+    more.textContent = fill(data.preview_more === 1 ? texts.moreOne : texts.more, { n: data.preview_more || 0 });
     const fileProblem = errors.some((e) => !e.row);
     const canConfirm = dryRun && !fileProblem && (bad === 0 || partial.checked) && (data.created + data.updated + data.photos > 0 || bad > 0);
     partialBox.hidden = !(dryRun && bad > 0 && !fileProblem);

@@ -9,7 +9,10 @@
     if (!picked) return;
     const chosen = boxes.filter(function (b) { return b.checked; });
     const parcels = chosen.reduce(function (sum, b) { return sum + Number(b.dataset.packages || 1); }, 0);
-    picked.textContent = picked.dataset.template.replace("{n}", chosen.length).replace("{p}", parcels);
+    const d = picked.dataset;
+    const orders = (chosen.length === 1 ? d.order : d.orders).replace("{n}", chosen.length);
+    const packages = (parcels === 1 ? d.parcel : d.parcels).replace("{n}", parcels);
+    picked.textContent = d.template.replace("{orders}", orders).replace("{parcels}", packages);
     const go = document.getElementById("hand-off");
     if (go) go.disabled = chosen.length === 0;
     if (all) all.checked = chosen.length > 0 && chosen.length === boxes.length;
