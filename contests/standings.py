@@ -346,9 +346,10 @@ def sales_steps(session: Session, contest: Contest, user_ids: Sequence[int], buc
     start_ms = to_epoch_ms(window_start(contest))
     span_ms = max(1, to_epoch_ms(window_end(contest)) - start_ms)
     bucket = ((epoch_ms(_orders.c.created_at) - start_ms) * buckets // span_ms).label("bucket")
-    boost = case((_orders.c.product_id.in_(boosted), _boost_fen(contest.poverty_multiplier)), else_=0) if boosted else 0
+    extra_fen = case((_orders.c.product_id.in_(boosted), _boost_fen(contest.poverty_multiplier)), else_=0) \
+        if boosted else 0
     counted = (
-        select(_orders.c.farmer_id, _orders.c.created_at, (_orders.c.total_fen + boost).label("fen"), bucket)
+        select(_orders.c.farmer_id, _orders.c.created_at, (_orders.c.total_fen + extra_fen).label("fen"), bucket)
         .select_from(_participants_orders())
         .where(*_counted_in_window(contest, decided, cutoff), _orders.c.farmer_id.in_(list(user_ids)))
         .subquery()  # grouped outside: PostgreSQL matches no bound parameter between SELECT and GROUP BY
