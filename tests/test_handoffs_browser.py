@@ -94,7 +94,7 @@ def test_coordinator_hands_five_orders_to_the_partner_who_picks_up_and_ships(
     page.screenshot(path=str(screenshot_dir / "handoffs-07-partner-tablet.png"), full_page=True)
 
 
-def test_the_running_count_says_one_and_many_in_english(page: Page, server_url, session):
+def test_the_running_count_says_one_and_many_in_english(page: Page, server_url, session, screenshot_dir):
     wang = factories.user(session, "farmer", "wang", display_name="王大姐")
     factories.user(session, "coordinator", "coord", display_name="村服务站")
     factories.user(session, "partner", "coop", display_name="县物流合作社")
@@ -113,3 +113,4 @@ def test_the_running_count_says_one_and_many_in_english(page: Page, server_url, 
     expect(page.locator("#picked")).to_have_text(f"1 order chosen, {parcels}")
     boxes.nth(1).check()
     expect(page.locator("#picked")).to_have_text(f"2 orders chosen, {sum(packages)} parcels")
+    page.screenshot(path=str(screenshot_dir / "handoffs-new-english-1024.png"), full_page=True)
