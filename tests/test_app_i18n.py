@@ -52,3 +52,17 @@ def test_counts_say_one_and_many_in_english(app):
         assert [ngettext("%(n)s 单", "%(n)s 单", n, n=n) for n in (1, 2)] == ["1 order", "2 orders"]
     with app.test_request_context(), force_locale("zh"):
         assert [ngettext("%(n)s 单", "%(n)s 单", n, n=n) for n in (1, 2)] == ["1 单", "2 单"]
+
+
+def test_contest_scores_say_one_and_many_in_english_whole_or_not(app):
+    """A score is a float (adjustments may add half a point): the form is picked by a whole number."""
+    from types import SimpleNamespace
+
+    from flask_babel import force_locale
+
+    from app.contests.routes import _score_text
+
+    orders, points = SimpleNamespace(metric="orders"), SimpleNamespace(metric="weighted")
+    with app.test_request_context(), force_locale("en"):
+        assert [_score_text(orders, s) for s in (1.0, 3.0)] == ["1 order", "3 orders"]  # type: ignore[arg-type]
+        assert [_score_text(points, s) for s in (1.0, 1.5, 0.0)] == ["1 point", "1.5 points", "0 points"]  # type: ignore[arg-type]
