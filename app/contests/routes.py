@@ -60,7 +60,8 @@ register_card(HomeCard(
 def _score_text(contest: Contest, score: float) -> str:
     if contest.metric in ("gmv", "fulfilled_gmv"):
         return format_yuan(int(score))
-    # The plural form is chosen by a whole number (gettext refuses a float); 1.5 points are "points".
+    # The plural form is chosen by a whole number (gettext deprecates a float, and the suite makes
+    # that warning an error); 1.5 points are "points".
     count = int(score) if float(score).is_integer() else 2
     if contest.metric == "orders":
         return ngettext("%(n)s 单", "%(n)s 单", count, n=f"{score:g}")
