@@ -36,6 +36,7 @@ from schedules.planner import Planner, TickReport
 log = logging.getLogger(__name__)
 
 POLL_S = 20.0  # the safety net: a reconcile at least this often, whatever the date jobs do
+RESCHEDULE_WAIT_S = 10.0  # how long a wake waits for another wake's rescheduling before leaving it to the poll
 _planners: dict[str, "StationScheduler"] = {}  # station id → this process's running scheduler
 _registry_lock = threading.Lock()
 
@@ -88,6 +89,10 @@ class StationScheduler:
         self._lock = StationLock(lock_path)
         self._poll_s = poll_s
         self._scheduler: BackgroundScheduler | None = None
+        # Two wakes can run at once (the poll, a plan change's "now"): each reads the wake times
+        # and then replaces the plan jobs, and unserialised the one that read first (before a new
+        # plan was committed) removed the jobs the other had just added.
+        self._rescheduling = threading.Lock()
         self.last_report: TickReport | None = None
         self.wakes = 0
 
@@ -142,13 +147,19 @@ class StationScheduler:
         scheduler = self._scheduler
         if scheduler is None:
             return
-        wanted = self.planner.wake_times()
-        for job in scheduler.get_jobs():
-            if job.id.startswith("plan") and job.id not in wanted:
-                job.remove()
-        for job_id, at in wanted.items():
-            scheduler.add_job(wake_station, "date", run_date=at, args=[self.station_id], id=job_id,
-                              replace_existing=True)
+        if not self._rescheduling.acquire(timeout=RESCHEDULE_WAIT_S):
+            log.warning("station %s: another wake is still rescheduling; the next poll will", self.station_id)
+            return
+        try:
+            wanted = self.planner.wake_times()  # read inside the lock: the later wake sees the newer plans
+            for job in scheduler.get_jobs():
+                if job.id.startswith("plan") and job.id not in wanted:
+                    job.remove()
+            for job_id, at in wanted.items():
+                scheduler.add_job(wake_station, "date", run_date=at, args=[self.station_id], id=job_id,
+                                  replace_existing=True)
+        finally:
+            self._rescheduling.release()
 
     def job_ids(self) -> list[str]:
         scheduler = self._scheduler

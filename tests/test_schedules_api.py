@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -90,6 +91,34 @@ def test_the_scheduler_keeps_one_job_per_wake_with_explicit_ids(app, api_as, peo
     while "now" in scheduler.job_ids() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sorted(scheduler.job_ids()) == sorted(expected), "replaced, never added twice"
+
+
+def test_two_wakes_rescheduling_at_once_never_drop_the_newer_plans_jobs(app, monkeypatch):
+    """A wake that read the wake times before a plan was committed must not remove the jobs a
+    later wake has just added for it (seen once in a clean-clone run: only "poll" was left)."""
+    scheduler = app.extensions["cunbo.scheduler"]
+    assert scheduler.start()
+    at = datetime.now(timezone.utc) + timedelta(hours=1)
+    reads = iter([{}, {"plan99:start": at}])  # the first wake reads before the plan, the second after
+    first_read, second_done = threading.Event(), threading.Event()
+
+    def wake_times():
+        wanted = next(reads)
+        if not first_read.is_set():
+            first_read.set()
+            second_done.wait(2)  # unserialised, the second wake adds its job meanwhile
+        return wanted
+
+    monkeypatch.setattr(scheduler.planner, "wake_times", wake_times)
+    first = threading.Thread(target=scheduler.reschedule)
+    first.start()
+    assert first_read.wait(10)
+    second = threading.Thread(target=lambda: (scheduler.reschedule(), second_done.set()))
+    second.start()
+    first.join(20)
+    second.join(20)
+    assert not first.is_alive() and not second.is_alive()
+    assert "plan99:start" in scheduler.job_ids()
 
 
 def test_a_second_scheduler_for_the_same_station_does_not_start(app, tmp_path):
