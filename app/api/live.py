@@ -13,7 +13,7 @@ from accounts.roles import ADMIN, COORDINATOR, FARMER
 from app.api import bp
 from app.api.errors import ApiError, describe_validation_error, load_body
 from app.database import get_db
-from app.i18n import localized
+from app.i18n import N_, localized
 from app.inputs import Body, Id, Int
 from app.live import live_service
 from app.live.checklist import run_checklist
@@ -160,7 +160,10 @@ def live_overlay() -> ResponseReturnValue:
         live_service().set_overlay(**body.model_dump(exclude={"layout"}), actor=current_user)
     except LiveError as exc:
         raise _live_error(exc) from exc
-    return jsonify(live_service().status(current_user)["overlay"])
+    overlay = live_service().status(current_user).get("overlay")
+    if overlay is None:  # stopped between the change and this answer (another tab, the scheduler)
+        raise _live_error(NotLive(N_("现在没有在直播")))
+    return jsonify(overlay)
 
 
 @bp.get("/live/status")
