@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, current_app, has_request_context, request
-from flask_babel import Babel, get_locale, gettext
+from flask_babel import Babel, get_locale, gettext, ngettext
 
 from app.config import BASE_DIR
 from db import N_
@@ -83,6 +83,16 @@ def select_locale() -> str:
     return wanted if wanted in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+def orders_count(n: int) -> str:
+    """"3 单" / "1 order", "3 orders": one phrase for a count of orders on every page."""
+    return ngettext("%(n)s 单", "%(n)s 单", n, n=n)
+
+
+def parcels_count(n: int) -> str:
+    """"3 件包裹" / "1 parcel", "3 parcels"."""
+    return ngettext("%(n)s 件包裹", "%(n)s 件包裹", n, n=n)
+
+
 def init_app(app: Flask) -> None:
     """Attach Flask-Babel; translations live in app/translations."""
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(BASE_DIR / "app" / "translations"))
@@ -90,3 +100,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["translated"] = translated
     app.jinja_env.globals["note_text"] = note_text
+    app.jinja_env.globals["orders_count"] = orders_count
+    app.jinja_env.globals["parcels_count"] = parcels_count

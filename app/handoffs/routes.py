@@ -9,7 +9,6 @@ from collections.abc import Callable
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 
 from accounts import services as accounts
@@ -17,7 +16,7 @@ from accounts.roles import ADMIN, COORDINATOR, FARMER, MANAGERS, PARTNER
 from app.database import get_db
 from app.handoffs import bp
 from app.home import HomeCard, register_card
-from app.i18n import N_, localized
+from app.i18n import N_, localized, orders_count
 from app.inputs import parse_id
 from app.orders.common import act_and_return, finish_upload, order_filter_from_request, status_for, template_helpers
 from app.security import role_required
@@ -78,9 +77,8 @@ def new() -> ResponseReturnValue:
             status = status_for(exc)
         else:
             session.commit()
-            count = len(handoff.orders)
             flash(_("已建交接单 #%(id)s：%(orders)s 交给 %(partner)s", id=handoff.id,
-                    orders=ngettext("%(n)s 单", "%(n)s 单", count, n=count), partner=handoff.partner.name), "success")
+                    orders=orders_count(len(handoff.orders)), partner=handoff.partner.name), "success")
             return redirect(url_for("handoffs.show", handoff_id=handoff.id))
     filters, args = order_filter_from_request()
     waiting = orders.list_orders(session, current_user, orders.OrderFilter(
